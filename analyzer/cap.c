@@ -1,0 +1,185 @@
+/* cap.c: see cap.h. */
+#include "cap.h"
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "decode.h"
+
+struct cap {
+    const char *const *paths;
+    int n_paths;
+    int cur;             /* index of the open input, or n_paths when done */
+    pcap_t *p;
+    int linktype;
+    uint64_t done_before; /* sizes of inputs already finished */
+    uint64_t total_size;
+    uint64_t cur_size;
+    uint64_t cur_packets; /* records read from the open input */
+    struct cap_stats st;
+};
+
+/* Open one input, check its link type. Returns NULL with a reason in err. */
+static pcap_t *open_one(const char *path, int *linktype, char *err, size_t err_len)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO,
+                                                          ebuf);
+    if (!p) {
+        /* libpcap says "unknown file format" for anything that is not a capture */
+        if (strstr(ebuf, "unknown file format") || strstr(ebuf, "truncated dump file") ||
+            strstr(ebuf, "bad dump file format"))
+            snprintf(err, err_len, "%s: not a pcap or pcapng file (%s)", path, ebuf);
+        else {
+            /* libpcap often starts its message with the path already */
+            size_t plen = strlen(path);
+            const char *why = strncmp(ebuf, path, plen) == 0 && ebuf[plen] == ':'
+                                  ? ebuf + plen + 1 + (ebuf[plen + 1] == ' ')
+                                  : ebuf;
+            snprintf(err, err_len, "%s: %s", path, why);
+        }
+        return NULL;
+    }
+    *linktype = pcap_datalink(p);
+    if (!dec_link_supported(*linktype)) {
+        const char *name = pcap_datalink_val_to_name(*linktype);
+        snprintf(err, err_len, "%s: unsupported link type %d (%s)", path, *linktype,
+                 name ? name : "unknown");
+        pcap_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+}
+
+struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, size_t err_len)
+{
+    struct cap *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    c->paths = paths;
+    c->n_paths = n_paths;
+    /* Validate every input before reading any, so that a bad last file does not cost
+     * a long run over the first ones. */
+    for (int i = 0; i < n_paths; i++) {
+        int lt;
+        pcap_t *p = open_one(paths[i], &lt, err, err_len);
+        if (!p) {
+            free(c);
+            return NULL;
+        }
+        pcap_close(p);
+        c->total_size += file_size(paths[i]);
+    }
+    c->cur = -1;
+    return c;
+}
+
+/* Move to the next input; false when there is none. */
+static bool advance(struct cap *c, char *err, size_t err_len)
+{
+    if (c->p) {
+        pcap_close(c->p);
+        c->p = NULL;
+        c->done_before += c->cur_size;
+    }
+    while (++c->cur < c->n_paths) {
+        c->p = open_one(c->paths[c->cur], &c->linktype, err, err_len);
+        if (!c->p) /* the file changed since cap_open_files() */
+            return false;
+        c->cur_size = file_size(c->paths[c->cur]);
+        c->cur_packets = 0;
+        c->st.files++;
+        return true;
+    }
+    return false;
+}
+
+enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t err_len)
+{
+    for (;;) {
+        if (!c->p) {
+            if (c->cur >= c->n_paths)
+                return CAP_END;
+            err[0] = '\0';
+            if (!advance(c, err, err_len))
+                return err[0] ? CAP_ERROR : CAP_END;
+        }
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = pcap_next_ex(c->p, &h, &data);
+        if (rc == 1) {
+            pkt->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+            pkt->caplen = h->caplen;
+            pkt->wire_len = h->len < h->caplen ? h->caplen : h->len;
+            pkt->linktype = c->linktype;
+            pkt->data = data;
+            pkt->source = c->paths[c->cur];
+            c->st.packets++;
+            c->cur_packets++;
+            c->st.bytes += pkt->wire_len;
+            if (h->caplen < h->len)
+                c->st.cut_packets++;
+            return CAP_PACKET;
+        }
+        const char *path = c->paths[c->cur];
+        if (rc == PCAP_ERROR_BREAK || rc == 0) { /* end of this file */
+            pcap_close(c->p);
+            c->p = NULL;
+            c->done_before += c->cur_size;
+            c->cur_size = 0;
+            continue;
+        }
+        /* libpcap reports a record cut short as an error that mentions truncation;
+         * anything else is a real read error. */
+        const char *why = pcap_geterr(c->p);
+        bool trunc = strstr(why, "truncated") != NULL;
+        snprintf(err, err_len, "%s: %s after %llu packets%s", path,
+                 trunc ? "truncated record" : why, (unsigned long long)c->cur_packets,
+                 trunc ? "; analysed up to the break" : "");
+        pcap_close(c->p);
+        c->p = NULL;
+        c->done_before += c->cur_size;
+        c->cur_size = 0;
+        if (!trunc)
+            return CAP_ERROR;
+        c->st.truncated = true;
+        return CAP_TRUNCATED;
+    }
+}
+
+void cap_progress(const struct cap *c, uint64_t *done, uint64_t *total)
+{
+    uint64_t pos = 0;
+    if (c->p) {
+        FILE *f = pcap_file(c->p);
+        long off = f ? ftell(f) : -1;
+        pos = off > 0 ? (uint64_t)off : 0;
+    }
+    *done = c->done_before + pos;
+    *total = c->total_size;
+}
+
+const struct cap_stats *cap_stats(const struct cap *c)
+{
+    return &c->st;
+}
+
+void cap_free(struct cap *c)
+{
+    if (!c)
+        return;
+    if (c->p)
+        pcap_close(c->p);
+    free(c);
+}

@@ -1,0 +1,401 @@
+/* flow.c: see flow.h. */
+#include "flow.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+
+#define NONE UINT32_MAX
+#define SWEEP_EVERY_US 1000000u
+
+/* Two LRU lists, each ordered by last_seen because the clock never runs backwards:
+ * open flows expire after idle_us, ended ones after linger_us. */
+enum { LRU_OPEN, LRU_ENDED, LRU_COUNT };
+
+struct lru {
+    uint32_t head, tail; /* head is the least recently seen */
+};
+
+struct flow_table {
+    struct flow *pool;
+    uint32_t cap;
+    uint32_t free_head;   /* free slots, chained through hash_next */
+    uint32_t *buckets;
+    uint32_t n_buckets;   /* power of two */
+    struct lru lru[LRU_COUNT];
+    uint64_t idle_us, linger_us;
+    uint64_t now_us;      /* largest packet time seen */
+    uint64_t next_sweep_us;
+    uint64_t next_id;
+    flow_release_fn release;
+    void *ctx;
+    struct flow_stats st;
+};
+
+static void lru_unlink(struct flow_table *t, struct flow *f)
+{
+    struct lru *l = &t->lru[f->lru_list];
+    if (f->lru_prev != NONE)
+        t->pool[f->lru_prev].lru_next = f->lru_next;
+    else
+        l->head = f->lru_next;
+    if (f->lru_next != NONE)
+        t->pool[f->lru_next].lru_prev = f->lru_prev;
+    else
+        l->tail = f->lru_prev;
+    f->lru_prev = f->lru_next = NONE;
+}
+
+static void lru_push_tail(struct flow_table *t, struct flow *f, uint8_t list)
+{
+    struct lru *l = &t->lru[list];
+    f->lru_list = list;
+    f->lru_next = NONE;
+    f->lru_prev = l->tail;
+    if (l->tail != NONE)
+        t->pool[l->tail].lru_next = f->slot;
+    else
+        l->head = f->slot;
+    l->tail = f->slot;
+}
+
+/* FNV-1a over the canonical key: cheap, and the key has no attacker-chosen length. */
+static uint32_t key_hash(const struct flow_key *k)
+{
+    const uint8_t *p = (const uint8_t *)k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof *k; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn release,
+                                  void *ctx)
+{
+    struct flow_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    uint32_t cap = cfg && cfg->max_flows ? cfg->max_flows : FLOW_DEFAULT_MAX;
+    if (cap < FLOW_MIN_MAX)
+        cap = FLOW_MIN_MAX;
+    if (cap > FLOW_MAX_MAX)
+        cap = FLOW_MAX_MAX;
+    t->cap = cap;
+    t->n_buckets = 1;
+    while (t->n_buckets < cap * 2u)
+        t->n_buckets <<= 1;
+    /* calloc'd pages are not touched until a flow uses them, so memory follows the
+     * number of concurrent flows, not the configured maximum. */
+    t->pool = calloc(cap, sizeof *t->pool);
+    t->buckets = malloc((size_t)t->n_buckets * sizeof *t->buckets);
+    if (!t->pool || !t->buckets) {
+        flow_table_free(t);
+        return NULL;
+    }
+    memset(t->buckets, 0xff, (size_t)t->n_buckets * sizeof *t->buckets);
+    for (uint32_t i = 0; i < cap; i++) {
+        t->pool[i].slot = i;
+        t->pool[i].hash_next = i + 1 < cap ? i + 1 : NONE;
+    }
+    t->free_head = 0;
+    for (int i = 0; i < LRU_COUNT; i++)
+        t->lru[i].head = t->lru[i].tail = NONE;
+    t->idle_us = cfg && cfg->idle_us ? cfg->idle_us : FLOW_DEFAULT_IDLE_US;
+    t->linger_us = cfg && cfg->linger_us ? cfg->linger_us : FLOW_DEFAULT_LINGER_US;
+    t->release = release;
+    t->ctx = ctx;
+    return t;
+}
+
+uint32_t flow_table_capacity(const struct flow_table *t)
+{
+    return t->cap;
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t)
+{
+    return &t->st;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+    if (!t)
+        return;
+    free(t->pool);
+    free(t->buckets);
+    free(t);
+}
+
+/* Unlink a flow from the index and its LRU list, hand it to the release callback,
+ * and return its slot to the pool. */
+static void release_flow(struct flow_table *t, struct flow *f, enum end_reason why)
+{
+    uint32_t *pp = &t->buckets[key_hash(&f->key) & (t->n_buckets - 1)];
+    while (*pp != NONE && *pp != f->slot)
+        pp = &t->pool[*pp].hash_next;
+    if (*pp == f->slot)
+        *pp = f->hash_next;
+    lru_unlink(t, f);
+    if (!f->closing)
+        f->end_reason = (uint8_t)why;
+    if (t->release)
+        t->release(t->ctx, f);
+    uint32_t slot = f->slot;
+    memset(f, 0, sizeof *f);
+    f->slot = slot;
+    f->hash_next = t->free_head;
+    t->free_head = slot;
+    t->st.active--;
+}
+
+static void expire(struct flow_table *t)
+{
+    struct lru *ended = &t->lru[LRU_ENDED];
+    while (ended->head != NONE && t->pool[ended->head].last_seen_us + t->linger_us <= t->now_us)
+        release_flow(t, &t->pool[ended->head], END_NONE);
+    struct lru *open = &t->lru[LRU_OPEN];
+    while (open->head != NONE && t->pool[open->head].last_seen_us + t->idle_us <= t->now_us) {
+        t->st.timed_out++;
+        release_flow(t, &t->pool[open->head], END_TIMEOUT);
+    }
+}
+
+/* Canonical key: the smaller (address, port) pair first. Returns which endpoint of
+ * the key sent this packet. */
+static uint8_t make_key(const struct dec_pkt *p, struct flow_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->family = p->family;
+    k->vlan_outer = p->vlan_outer;
+    k->vlan_inner = p->vlan_inner;
+    size_t alen = p->family == 4 ? 4 : 16;
+    int c = memcmp(p->src, p->dst, alen);
+    uint8_t src_ep = c < 0 || (c == 0 && p->sport <= p->dport) ? 0 : 1;
+    memcpy(k->addr[src_ep], p->src, alen);
+    memcpy(k->addr[!src_ep], p->dst, alen);
+    k->port[src_ep] = p->sport;
+    k->port[!src_ep] = p->dport;
+    return src_ep;
+}
+
+/* Ports below 1024 and the common HTTP alternates are servers; ports in the usual
+ * ephemeral ranges are clients. Returns the endpoint that is probably the server, or
+ * -1 when the ports do not say. */
+static int server_by_port(const struct flow_key *k)
+{
+    static const uint16_t http_ports[] = { 80, 8080, 8000, 8008, 8081, 8088, 8443, 8888,
+                                           3128, 3129, 443, 631, 5000, 9000 };
+    for (int ep = 0; ep < 2; ep++)
+        for (size_t i = 0; i < sizeof http_ports / sizeof http_ports[0]; i++)
+            if (k->port[ep] == http_ports[i] && k->port[!ep] != http_ports[i])
+                return ep;
+    bool low0 = k->port[0] < 1024, low1 = k->port[1] < 1024;
+    if (low0 != low1)
+        return low0 ? 0 : 1;
+    bool eph0 = k->port[0] >= 32768, eph1 = k->port[1] >= 32768;
+    if (eph0 != eph1)
+        return eph0 ? 1 : 0;
+    return -1;
+}
+
+int flow_http_start(const uint8_t *p, uint32_t n)
+{
+    static const char *const methods[] = { "GET ", "POST ", "PUT ", "HEAD ", "DELETE ",
+                                           "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
+                                           "PROPFIND ", "MKCOL ", "COPY ", "MOVE " };
+    if (n >= 7 && memcmp(p, "HTTP/1.", 7) == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        size_t len = strlen(methods[i]);
+        if (n >= len && memcmp(p, methods[i], len) == 0)
+            return 1;
+    }
+    return -1;
+}
+
+static struct flow *lookup(struct flow_table *t, const struct flow_key *k, uint32_t h)
+{
+    for (uint32_t i = t->buckets[h & (t->n_buckets - 1)]; i != NONE; i = t->pool[i].hash_next)
+        if (memcmp(&t->pool[i].key, k, sizeof *k) == 0)
+            return &t->pool[i];
+    return NULL;
+}
+
+static struct flow *create(struct flow_table *t, const struct flow_key *k, uint32_t h,
+                           uint8_t src_ep, const struct dec_pkt *p)
+{
+    if (t->free_head == NONE) {
+        /* Pool empty: ended flows are only lingering, so they go first; otherwise the
+         * least recently seen open flow is evicted and counted. */
+        if (t->lru[LRU_ENDED].head != NONE) {
+            release_flow(t, &t->pool[t->lru[LRU_ENDED].head], END_NONE);
+        } else {
+            t->st.evicted++;
+            release_flow(t, &t->pool[t->lru[LRU_OPEN].head], END_EVICTED);
+        }
+    }
+    struct flow *f = &t->pool[t->free_head];
+    t->free_head = f->hash_next;
+    uint32_t slot = f->slot;
+    memset(f, 0, sizeof *f);
+    f->slot = slot;
+    f->key = *k;
+    f->id = ++t->next_id;
+    f->first_seen_us = p->ts_us;
+    f->last_seen_us = t->now_us;
+    uint32_t *bucket = &t->buckets[h & (t->n_buckets - 1)];
+    f->hash_next = *bucket;
+    *bucket = slot;
+    lru_push_tail(t, f, LRU_OPEN);
+    /* Roles: the SYN settles them; until one is seen, the ports guess, and failing
+     * that the receiver of the first packet is taken as the server. */
+    int srv = server_by_port(k);
+    f->client_ep = srv >= 0 ? (uint8_t)!srv : src_ep;
+    f->roles = ROLES_PORT;
+    t->st.created++;
+    if (++t->st.active > t->st.peak_active)
+        t->st.peak_active = t->st.active;
+    return f;
+}
+
+struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
+{
+    struct flow_hit hit = { 0 };
+    if (p->ts_us > t->now_us)
+        t->now_us = p->ts_us;
+    if (t->now_us >= t->next_sweep_us) {
+        expire(t);
+        t->next_sweep_us = t->now_us + SWEEP_EVERY_US;
+    }
+    struct flow_key k;
+    uint8_t src_ep = make_key(p, &k);
+    uint32_t h = key_hash(&k);
+    struct flow *f = lookup(t, &k, h);
+    bool syn_only = (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+
+    /* A new SYN on a flow that ended, or a SYN with another ISN on a flow that already
+     * carried data, is a new connection reusing the 5-tuple. */
+    if (f && syn_only && (f->closing || (f->syn_seen && src_ep == f->client_ep &&
+                                         f->client_syn_seq != p->seq && f->payload_seen))) {
+        t->st.port_reuse++;
+        release_flow(t, f, END_NONE);
+        f = NULL;
+    }
+    if (!f) {
+        f = create(t, &k, h, src_ep, p);
+        hit.created = true;
+    }
+
+    if (!f->syn_seen && (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_RST)) {
+        f->syn_seen = true;
+        f->roles = ROLES_SYN;
+        f->client_ep = (p->tcp_flags & TCP_ACK) ? (uint8_t)!src_ep : src_ep;
+        f->client_syn_seq = (p->tcp_flags & TCP_ACK) ? 0 : p->seq;
+    }
+    if (!f->payload_seen && p->payload_len > 0) {
+        f->payload_seen = true;
+        /* Mid-stream: a request line says its sender is the client, a status line
+         * that it is the server. */
+        if (f->roles == ROLES_PORT) {
+            int c = flow_http_start(p->payload, p->payload_len);
+            if (c >= 0) {
+                f->client_ep = c ? src_ep : (uint8_t)!src_ep;
+                f->roles = ROLES_PAYLOAD;
+            }
+        }
+    }
+
+    enum dir d = src_ep == f->client_ep ? DIR_C2S : DIR_S2C;
+    hit.f = f;
+    hit.dir = d;
+    f->packets[d]++;
+    f->payload_bytes[d] += (uint64_t)p->payload_len + p->payload_cut;
+    f->wire_bytes[d] += p->wire_len;
+    f->last_seen_us = t->now_us;
+
+    if (f->closing) {
+        hit.after_end = true;
+        lru_unlink(t, f);
+        lru_push_tail(t, f, LRU_ENDED);
+        return hit;
+    }
+    lru_unlink(t, f);
+    if (p->tcp_flags & TCP_RST) {
+        f->closing = true;
+        f->end_reason = END_RST;
+    } else if (p->tcp_flags & TCP_FIN) {
+        f->fin_seen[d] = true;
+        if (f->fin_seen[!d]) {
+            f->closing = true;
+            f->end_reason = END_FIN;
+        }
+    }
+    hit.ended = f->closing;
+    lru_push_tail(t, f, f->closing ? LRU_ENDED : LRU_OPEN);
+    return hit;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct flow *x = *(struct flow *const *)a, *y = *(struct flow *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void flow_table_flush(struct flow_table *t)
+{
+    if (t->st.active == 0)
+        return;
+    struct flow **all = malloc((size_t)t->st.active * sizeof *all);
+    if (!all) { /* no memory to sort: release in LRU order instead */
+        for (int l = 0; l < LRU_COUNT; l++)
+            while (t->lru[l].head != NONE)
+                release_flow(t, &t->pool[t->lru[l].head], END_CAPTURE_END);
+        return;
+    }
+    size_t n = 0;
+    for (int l = 0; l < LRU_COUNT; l++)
+        for (uint32_t i = t->lru[l].head; i != NONE; i = t->pool[i].lru_next)
+            all[n++] = &t->pool[i];
+    qsort(all, n, sizeof *all, by_id);
+    for (size_t i = 0; i < n; i++)
+        release_flow(t, all[i], END_CAPTURE_END);
+    free(all);
+}
+
+const uint8_t *flow_addr(const struct flow *f, enum dir side)
+{
+    return f->key.addr[side == DIR_C2S ? f->client_ep : !f->client_ep];
+}
+
+uint16_t flow_port(const struct flow *f, enum dir side)
+{
+    return f->key.port[side == DIR_C2S ? f->client_ep : !f->client_ep];
+}
+
+char *flow_endpoint_str(const struct flow *f, enum dir side, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (!inet_ntop(f->key.family == 4 ? AF_INET : AF_INET6, flow_addr(f, side), ip,
+                   sizeof ip))
+        snprintf(ip, sizeof ip, "?");
+    if (f->key.family == 4)
+        snprintf(buf, len, "%s:%u", ip, flow_port(f, side));
+    else
+        snprintf(buf, len, "[%s]:%u", ip, flow_port(f, side));
+    return buf;
+}
+
+const char *flow_end_reason_name(enum end_reason r)
+{
+    switch (r) {
+    case END_FIN: return "fin";
+    case END_RST: return "rst";
+    case END_TIMEOUT: return "timeout";
+    case END_CAPTURE_END: return "capture_end";
+    case END_EVICTED: return "evicted";
+    default: return "open";
+    }
+}

@@ -1,0 +1,144 @@
+/* flow.h: the bidirectional TCP flow table.
+ *
+ * Owns: every flow, their pool, the hash index, the inactivity timeouts and linger,
+ *   eviction of the least recently seen flow when the pool is empty, client/server
+ *   roles, and per-flow packet and byte counters.
+ * Does not own: sequence tracking (reasm.h), classification (classify.h) or anything a
+ *   later layer keeps per flow. Those layers keep their state in arrays indexed by
+ *   flow->slot, sized from flow_table_capacity().
+ * Called by: the driver, once per TCP packet. Calls: only the release callback it was
+ *   handed, when a flow leaves the table.
+ * Time is packet time. The table keeps a clock that never runs backwards (the largest
+ *   timestamp seen), so capture reordering cannot make a flow expire early or late.
+ */
+#ifndef ES_FLOW_H
+#define ES_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+/* Direction of a segment relative to the flow's roles. */
+enum dir {
+    DIR_C2S = 0, /* client to server */
+    DIR_S2C = 1, /* server to client */
+};
+
+/* Why a flow ended; the names are the database's flows.end_reason values. */
+enum end_reason {
+    END_NONE = 0,    /* still open */
+    END_FIN,         /* both sides sent FIN */
+    END_RST,         /* a RST was seen */
+    END_TIMEOUT,     /* idle longer than the inactivity timeout */
+    END_CAPTURE_END, /* still open when the capture ended */
+    END_EVICTED,     /* pushed out because the flow pool was full */
+};
+
+/* How the client/server roles were decided. */
+enum flow_roles {
+    ROLES_PORT,    /* guessed from the port numbers */
+    ROLES_SYN,     /* the client sent the SYN (or received the SYN-ACK) */
+    ROLES_PAYLOAD, /* mid-stream: who spoke HTTP first (request or status line) */
+};
+
+/* Endpoints in canonical order, so both directions of a connection find one flow.
+ * Built with flow_key_from(); compare with memcmp (padding is always zero). */
+struct flow_key {
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint16_t vlan_outer, vlan_inner;
+    uint8_t family;
+    uint8_t pad[3];
+};
+
+struct flow {
+    struct flow_key key;
+    uint64_t id;              /* 1-based, in order of creation within the table */
+    uint64_t first_seen_us;
+    uint64_t last_seen_us;    /* on the table's monotonic clock */
+    uint64_t packets[2];      /* per direction (enum dir) */
+    uint64_t payload_bytes[2];/* TCP payload bytes, as announced by the headers */
+    uint64_t wire_bytes[2];   /* frame lengths */
+    uint32_t slot;            /* index in the pool: other layers' per-flow arrays */
+    uint32_t client_syn_seq;  /* the client's ISN when its SYN was seen */
+    uint8_t client_ep;        /* which key endpoint is the client (0 or 1) */
+    uint8_t roles;            /* enum flow_roles */
+    uint8_t end_reason;       /* enum end_reason; set while closing and at release */
+    bool closing;             /* FIN both ways or RST seen: lingering */
+    bool syn_seen;
+    bool fin_seen[2];         /* per direction */
+    bool payload_seen;
+    /* table internals */
+    uint32_t hash_next, lru_prev, lru_next;
+    uint8_t lru_list;
+};
+
+struct flow_config {
+    uint32_t max_flows;   /* pool size; FLOW_DEFAULT_MAX when 0 */
+    uint64_t idle_us;     /* inactivity timeout; FLOW_DEFAULT_IDLE_US when 0 */
+    uint64_t linger_us;   /* kept after FIN/RST; FLOW_DEFAULT_LINGER_US when 0 */
+};
+
+struct flow_stats {
+    uint64_t created;
+    uint64_t evicted;     /* open flows pushed out by a full pool */
+    uint64_t timed_out;
+    uint64_t port_reuse;  /* a new SYN on a known 5-tuple started a new flow */
+    uint32_t active;      /* in the table now */
+    uint32_t peak_active;
+};
+
+/* What flow_table_packet() found. */
+struct flow_hit {
+    struct flow *f;
+    enum dir dir;     /* the packet's direction */
+    bool created;     /* the packet opened this flow */
+    bool ended;       /* this packet ended the connection (second FIN, or RST) */
+    bool after_end;   /* the flow had already ended: a straggler, counted only */
+};
+
+/* Called when a flow leaves the table (linger or idle expiry, eviction, flush).
+ * f->end_reason says why; f is valid only during the call. */
+typedef void (*flow_release_fn)(void *ctx, struct flow *f);
+
+struct flow_table;
+
+/* A table with the given limits. NULL when memory is short. */
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn release,
+                                  void *ctx);
+
+/* Pool size: the number of slots other layers must provide per-flow state for. */
+uint32_t flow_table_capacity(const struct flow_table *t);
+
+/* Account one decoded TCP packet: find or create its flow, decide roles, count it,
+ * expire idle flows. May call the release callback (expiry, eviction, port reuse)
+ * before returning. */
+struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *pkt);
+
+/* Release every flow still in the table, in order of creation: open ones with
+ * END_CAPTURE_END, ended ones with their FIN/RST reason. */
+void flow_table_flush(struct flow_table *t);
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t);
+
+/* The client (or server) endpoint of a flow. */
+const uint8_t *flow_addr(const struct flow *f, enum dir side_of_sender);
+uint16_t flow_port(const struct flow *f, enum dir side_of_sender);
+
+/* "1.2.3.4:80" or "[2001:db8::1]:80" into buf; returns buf. */
+char *flow_endpoint_str(const struct flow *f, enum dir side_of_sender, char *buf,
+                        size_t len);
+
+/* How bytes start: 1 like an HTTP/1.x request line (a known method and a space), 0
+ * like a status line ("HTTP/1."), -1 neither. Looks at a few bytes only. */
+int flow_http_start(const uint8_t *p, uint32_t n);
+
+/* Name of an end reason as stored in the database ('fin', 'rst', ...). */
+const char *flow_end_reason_name(enum end_reason r);
+
+/* Free the table without calling the release callback; NULL is a no-op. */
+void flow_table_free(struct flow_table *t);
+
+#endif

@@ -1,0 +1,50 @@
+/* limits.h: every cap and default threshold of expectscope, in one place.
+ *
+ * Each cap has four parts: the constant here (or the option that overrides it), a
+ * counter when it is hit, a flag on the affected flow or exchange, and a test that
+ * hits it. docs/architecture.md lists them with what happens when each is hit.
+ */
+#ifndef ES_LIMITS_H
+#define ES_LIMITS_H
+
+/* Encapsulation layers peeled before the IP header (VLAN, QinQ, MPLS, PPPoE). Past it
+ * the packet is counted as DEC_TOO_DEEP and skipped. */
+#define DEC_MAX_ENCAP 8
+
+/* IPv6 extension headers walked before the transport header. */
+#define DEC_MAX_IPV6_EXT 8
+
+/* Flow table: default number of concurrent TCP flows (option --max-flows). When the
+ * pool is empty the least recently seen flow is evicted (end_reason 'evicted'). */
+#define FLOW_DEFAULT_MAX 262144u
+#define FLOW_MIN_MAX 16u
+#define FLOW_MAX_MAX (1u << 24)
+
+/* Inactivity timeouts, measured on packet time (options --tcp-timeout, --close-linger). */
+#define FLOW_DEFAULT_IDLE_US (300ull * 1000000ull)
+/* A flow that ended with FIN or RST stays this long to absorb retransmitted FINs and
+ * stray ACKs, so that they do not open a new mid-stream flow. */
+#define FLOW_DEFAULT_LINGER_US (5ull * 1000000ull)
+
+/* Out-of-order bytes held per flow and in total (option --ooo-cap-mb for the total).
+ * Past either cap the oldest hole of the flow is declared a gap and skipped. */
+#define REASM_MAX_OOO_PER_FLOW (1024u * 1024u)
+#define REASM_DEFAULT_OOO_GLOBAL (256ull * 1024u * 1024u)
+/* Out-of-order segments held per flow, whatever their size (tiny-segment floods). */
+#define REASM_MAX_OOO_SEGS 512u
+
+/* A hole that the receiver has acknowledged will never be retransmitted: it was lost
+ * by the capture, not by the network. Wait this long (capture time) after the ACK
+ * before declaring the gap, because multi-queue capture can put an ACK tens of
+ * microseconds before the data it acknowledges. */
+#define REASM_ACKED_HOLE_GRACE_US 20000u
+
+/* Segments further than this ahead of the next expected byte are not buffered: they
+ * are taken as a desynchronised or crafted stream and skip the hole at once. */
+#define REASM_MAX_SEQ_JUMP (64u * 1024u * 1024u)
+
+/* nDPI sees at most this many packets with payload per flow; then it gives up and
+ * keeps its best guess. */
+#define CLS_MAX_PACKETS 24u
+
+#endif

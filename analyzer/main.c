@@ -1,0 +1,27 @@
+/* main.c: the expectscope entry point: parses the command line and hands over to the
+ * command. The only place, with run.c, that knows every layer. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "flows_cmd.h"
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    char err[256];
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        return EXIT_USAGE;
+    }
+    switch (o.cmd) {
+    case CMD_HELP:
+        cli_help(stdout);
+        return EXIT_OK;
+    case CMD_VERSION:
+        printf("expectscope %s\n", ES_VERSION);
+        return EXIT_OK;
+    case CMD_FLOWS:
+        return flows_cmd(&o);
+    }
+    return EXIT_USAGE;
+}

@@ -1,0 +1,50 @@
+/* run.h: the driver. Builds the pipeline right to left, hands each layer its sink, and
+ * runs every packet of the inputs through it:
+ *   capture -> decode -> flow table (+ nDPI) -> reassembly -> sink
+ *
+ * Owns: the layers for the duration of one run, and the per-run decode counters.
+ * Called by: main() and the command modules. Calls: every layer.
+ */
+#ifndef ES_RUN_H
+#define ES_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cap.h"
+#include "cli.h"
+#include "decode.h"
+#include "flow.h"
+#include "reasm.h"
+
+/* A flow that left the table, with everything known about it. Borrowed for the
+ * duration of the flow_done callback. */
+struct flow_record {
+    const struct flow *f;
+    const struct reasm_counters *rc;
+    const char *l7; /* nDPI protocol name */
+};
+
+struct run_hooks {
+    const struct stream_sink_ops *sink; /* NULL: reassembly only counts */
+    void *sink_owner;
+    void (*flow_done)(void *ctx, const struct flow_record *rec);
+    void *ctx;
+};
+
+struct run_totals {
+    struct cap_stats cap;
+    uint64_t dec[DEC_RESULT_COUNT];
+    struct flow_stats flows;
+    struct reasm_stats reasm;
+    uint64_t ndpi_packets;
+    uint64_t detached_flows; /* flows classified as not HTTP: payload not looked at */
+};
+
+/* Run the inputs of o through the pipeline. Returns EXIT_OK, or EXIT_INPUT with a
+ * one-line reason in err (an input that cannot be opened or read). A truncated input
+ * is a warning on stderr, not a failure (tot->cap.truncated says so). */
+int run_capture(const struct options *o, const struct run_hooks *hooks,
+                struct run_totals *tot, char *err, size_t err_len);
+
+#endif
