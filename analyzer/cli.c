@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "verdict.h"
 
 void cli_help(FILE *out)
 {
@@ -17,6 +18,8 @@ void cli_help(FILE *out)
         "Passive analyzer for the HTTP 'Expect: 100-continue' handshake.\n"
         "\n"
         "commands:\n"
+        "  analyze [options] CAPTURE... follow every HTTP exchange and its Expect handshake;\n"
+        "                               print a verdict summary (--list: every exchange)\n"
         "  flows [options] CAPTURE...   one line per TCP flow: endpoints, nDPI protocol,\n"
         "                               packets and payload bytes each way, missing bytes,\n"
         "                               retransmissions, out-of-order segments, end reason\n"
@@ -26,7 +29,14 @@ void cli_help(FILE *out)
         "CAPTURE is a pcap or pcapng file; several are read in the order given.\n"
         "\n"
         "options:\n"
-        "  -q, --quiet            no summary on stderr\n"
+        "  -q, --quiet            no summary and no progress bar\n"
+        "      --list             analyze: one line per exchange on stdout (TSV)\n"
+        "      --no-wait-ms MS    a body starting within MS of the request headers did not\n"
+        "                         wait for 100 (verdict no_wait; default %llu)\n"
+        "      --retry-window SEC a repeat of a 417'd request within SEC is its retry\n"
+        "                         (verdict retry_after_417; default %llu)\n"
+        "      --stall-ms MS      a pause longer than MS inside a request body is flagged\n"
+        "                         body_stall (default %llu)\n"
         "      --max-flows N      concurrent TCP flows kept (default %u); past it the least\n"
         "                         recently seen flow is evicted (end reason 'evicted')\n"
         "      --tcp-timeout SEC  a flow idle this long (packet time) ends with 'timeout'\n"
@@ -37,6 +47,9 @@ void cli_help(FILE *out)
         "\n"
         "exit status: 0 success, 1 input that cannot be read, 2 usage error.\n"
         "See docs/options.md for every option.\n",
+        (unsigned long long)(VERDICT_DEFAULT_NO_WAIT_US / 1000u),
+        (unsigned long long)(VERDICT_DEFAULT_RETRY_WINDOW_US / 1000000u),
+        (unsigned long long)(VERDICT_DEFAULT_STALL_US / 1000u),
         FLOW_DEFAULT_MAX, (unsigned long long)(FLOW_DEFAULT_IDLE_US / 1000000u),
         (unsigned long long)(REASM_DEFAULT_OOO_GLOBAL >> 20),
         REASM_MAX_OOO_PER_FLOW >> 10);
@@ -56,7 +69,10 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-enum { OPT_MAX_FLOWS = 256, OPT_TCP_TIMEOUT, OPT_OOO_CAP };
+enum {
+    OPT_MAX_FLOWS = 256, OPT_TCP_TIMEOUT, OPT_OOO_CAP, OPT_LIST, OPT_NO_WAIT, OPT_RETRY_WINDOW,
+    OPT_STALL,
+};
 
 int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_len)
 {
@@ -76,6 +92,8 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
     }
     if (!strcmp(cmd, "flows")) {
         o->cmd = CMD_FLOWS;
+    } else if (!strcmp(cmd, "analyze")) {
+        o->cmd = CMD_ANALYZE;
     } else {
         snprintf(err, err_len, "unknown command '%s' (try --help)", cmd);
         return -1;
@@ -87,6 +105,10 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
         { "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
         { "tcp-timeout", required_argument, NULL, OPT_TCP_TIMEOUT },
         { "ooo-cap-mb", required_argument, NULL, OPT_OOO_CAP },
+        { "list", no_argument, NULL, OPT_LIST },
+        { "no-wait-ms", required_argument, NULL, OPT_NO_WAIT },
+        { "retry-window", required_argument, NULL, OPT_RETRY_WINDOW },
+        { "stall-ms", required_argument, NULL, OPT_STALL },
         { NULL, 0, NULL, 0 },
     };
     optind = 2;
@@ -122,6 +144,34 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
                 return -1;
             }
             o->ooo_cap_bytes = v << 20;
+            break;
+        case OPT_LIST:
+            if (o->cmd != CMD_ANALYZE) {
+                snprintf(err, err_len, "--list goes with analyze");
+                return -1;
+            }
+            o->list = true;
+            break;
+        case OPT_NO_WAIT:
+            if (parse_u64(optarg, 1, 600000, &v)) {
+                snprintf(err, err_len, "--no-wait-ms takes milliseconds from 1 to 600000");
+                return -1;
+            }
+            o->no_wait_us = v * 1000u;
+            break;
+        case OPT_RETRY_WINDOW:
+            if (parse_u64(optarg, 1, 86400, &v)) {
+                snprintf(err, err_len, "--retry-window takes seconds from 1 to 86400");
+                return -1;
+            }
+            o->retry_window_us = v * 1000000u;
+            break;
+        case OPT_STALL:
+            if (parse_u64(optarg, 1, 3600000, &v)) {
+                snprintf(err, err_len, "--stall-ms takes milliseconds from 1 to 3600000");
+                return -1;
+            }
+            o->stall_us = v * 1000u;
             break;
         case ':':
             snprintf(err, err_len, "option %s needs a value", argv[optind - 1]);

@@ -17,6 +17,7 @@ enum command {
     CMD_HELP,    /* --help, or no command */
     CMD_VERSION, /* --version */
     CMD_FLOWS,   /* one line per TCP flow */
+    CMD_ANALYZE, /* the whole pipeline: exchanges and verdicts */
 };
 
 struct options {
@@ -28,6 +29,10 @@ struct options {
     uint64_t tcp_timeout_us;   /* 0: default */
     uint64_t linger_us;        /* 0: default */
     uint64_t ooo_cap_bytes;    /* 0: default */
+    bool list;                 /* analyze --list: one line per exchange */
+    uint64_t no_wait_us;       /* 0: default */
+    uint64_t retry_window_us;  /* 0: default */
+    uint64_t stall_us;         /* 0: default */
 };
 
 /* Fill o from argv. Returns 0, or -1 with a one-line reason in err (a usage error). */

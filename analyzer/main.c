@@ -2,6 +2,7 @@
  * command. The only place, with run.c, that knows every layer. */
 #include <stdio.h>
 
+#include "analyze_cmd.h"
 #include "cli.h"
 #include "flows_cmd.h"
 
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     case CMD_FLOWS:
         return flows_cmd(&o);
+    case CMD_ANALYZE:
+        return analyze_cmd(&o);
     }
     return EXIT_USAGE;
 }

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "classify.h"
 
@@ -47,6 +48,27 @@ static void packet(struct run *r, const struct cap_packet *cp)
         reasm_close(r->ra, hit.f, (enum end_reason)hit.f->end_reason, p.ts_us);
 }
 
+/* A progress bar on stderr, for inputs large enough to wait for. */
+static void progress(const struct cap *cap, bool done)
+{
+    uint64_t at, total;
+    cap_progress(cap, &at, &total);
+    if (total < (64u << 20))
+        return;
+    if (done) {
+        fprintf(stderr, "\r%60s\r", "");
+        return;
+    }
+    unsigned pct = (unsigned)(at * 100 / total);
+    char bar[41];
+    unsigned fill = pct * 40 / 100;
+    memset(bar, '#', fill);
+    memset(bar + fill, ' ', 40 - fill);
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3u%% %llu/%llu MB", bar, pct, (unsigned long long)(at >> 20),
+            (unsigned long long)(total >> 20));
+}
+
 int run_capture(const struct options *o, const struct run_hooks *hooks,
                 struct run_totals *tot, char *err, size_t err_len)
 {
@@ -62,12 +84,15 @@ int run_capture(const struct options *o, const struct run_hooks *hooks,
     r.ra = r.ft ? reasm_new(slots, o->ooo_cap_bytes, hooks->sink, hooks->sink_owner) : NULL;
     r.cls = r.ft ? cls_new(slots) : NULL;
     int rc = EXIT_OK;
-    if (!r.ft || !r.ra || !r.cls) {
+    if (!r.ft || !r.ra || !r.cls || (hooks->prepare && hooks->prepare(hooks->ctx, slots))) {
         snprintf(err, err_len, "out of memory setting up %u flows", slots);
         rc = EXIT_INPUT;
         goto out;
     }
-    for (;;) {
+    bool bar = !o->quiet && isatty(STDERR_FILENO);
+    for (uint64_t n = 0;; n++) {
+        if (bar && (n & 0xffff) == 0)
+            progress(cap, false);
         struct cap_packet cp;
         char why[512];
         enum cap_event ev = cap_next(cap, &cp, why, sizeof why);
@@ -85,6 +110,8 @@ int run_capture(const struct options *o, const struct run_hooks *hooks,
         }
         break;
     }
+    if (bar)
+        progress(cap, true);
     flow_table_flush(r.ft);
     tot->flows = *flow_table_stats(r.ft);
     tot->reasm = *reasm_stats(r.ra);

@@ -26,6 +26,9 @@ struct flow_record {
 };
 
 struct run_hooks {
+    /* Called once the flow table exists, with its number of slots, so that per-flow
+     * arrays can be sized; non-zero aborts the run (out of memory). May be NULL. */
+    int (*prepare)(void *ctx, uint32_t n_slots);
     const struct stream_sink_ops *sink; /* NULL: reassembly only counts */
     void *sink_owner;
     void (*flow_done)(void *ctx, const struct flow_record *rec);

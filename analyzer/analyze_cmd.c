@@ -1,0 +1,213 @@
+/* analyze_cmd.c: see analyze_cmd.h. */
+#include "analyze_cmd.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h1.h"
+#include "run.h"
+#include "verdict.h"
+
+/* What the summary and the flow record need to know of each flow's exchanges. */
+struct flow_tally {
+    uint32_t exchanges;
+    uint8_t verdict; /* enum verdict, the most severe so far */
+};
+
+/* 417s and fallbacks per server, for "the servers with the most". Bounded: servers
+ * past MAX_SERVERS are added up under one "(others)" row. */
+enum { MAX_SERVERS = 1024, TOP_SERVERS = 5 };
+
+struct server_tally {
+    char name[96]; /* "10.0.0.2:80" */
+    uint64_t n417, fallbacks, exchanges;
+};
+
+struct analyze {
+    const struct options *o;
+    struct verdict_engine *verdict;
+    struct flow_tally *flows; /* by flow slot */
+    struct server_tally *servers;
+    size_t n_servers;
+    struct server_tally others;
+    uint64_t http_flows;
+};
+
+static int prepare(void *ctx, uint32_t n_slots)
+{
+    struct analyze *a = ctx;
+    a->flows = calloc(n_slots, sizeof *a->flows);
+    a->servers = calloc(MAX_SERVERS, sizeof *a->servers);
+    return a->flows && a->servers ? 0 : -1;
+}
+
+static struct server_tally *server_of(struct analyze *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_servers; i++)
+        if (strcmp(a->servers[i].name, name) == 0)
+            return &a->servers[i];
+    if (a->n_servers == MAX_SERVERS)
+        return &a->others;
+    struct server_tally *s = &a->servers[a->n_servers++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    return s;
+}
+
+/* Captured text for a TSV line: tabs, newlines and control bytes become \xNN so one
+ * exchange stays one line whatever the wire carried. */
+static void put_text(FILE *out, const struct sbuf *b)
+{
+    if (!b->set) {
+        fputc('-', out);
+        return;
+    }
+    for (uint32_t i = 0; i < b->len; i++) {
+        unsigned char ch = (unsigned char)b->p[i];
+        if (ch < 0x20 || ch == 0x7f || ch == '\\')
+            fprintf(out, "\\x%02x", ch);
+        else
+            fputc(ch, out);
+    }
+}
+
+static void put_ms(FILE *out, double ms)
+{
+    if (ms < 0)
+        fputs("\t-", out);
+    else
+        fprintf(out, "\t%.3f", ms);
+}
+
+static void list_line(const struct flow *f, const struct exchange *x)
+{
+    char cli[64], srv[64], interim[64], flags[256];
+    interim_str(x, interim, sizeof interim);
+    flags_str(x->flags, flags, sizeof flags);
+    printf("%" PRIu64 "\t%u\t%s\t%s\t", f->id, x->seq,
+           flow_endpoint_str(f, DIR_C2S, cli, sizeof cli),
+           flow_endpoint_str(f, DIR_S2C, srv, sizeof srv));
+    put_text(stdout, &x->s[XS_METHOD]);
+    putchar('\t');
+    put_text(stdout, &x->s[XS_URI]);
+    putchar('\t');
+    put_text(stdout, &x->s[XS_EXPECT]);
+    printf("\t%s\t", interim[0] ? interim : "-");
+    if (x->status)
+        printf("%u", x->status);
+    else
+        putchar('-');
+    put_ms(stdout, x->t_body_first_us ? exchange_ms_after_hdr(x, x->t_body_first_us) : -1);
+    put_ms(stdout, exchange_ms_after_hdr(x, x->t_100_us));
+    put_ms(stdout, exchange_ms_after_hdr(x, x->t_final_us));
+    printf("\t%s\t%s\n", verdict_name(x->verdict), flags[0] ? flags : "-");
+}
+
+static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
+{
+    struct analyze *a = ctx;
+    verdict_judge(a->verdict, f, x);
+    struct flow_tally *t = &a->flows[f->slot];
+    if (t->exchanges++ == 0)
+        a->http_flows++;
+    t->verdict = (uint8_t)verdict_worse(t->verdict ? (enum verdict)t->verdict : V_PLAIN,
+                                        x->verdict);
+    char srv[64];
+    struct server_tally *s = server_of(a, flow_endpoint_str(f, DIR_S2C, srv, sizeof srv));
+    s->exchanges++;
+    if (x->status == 417)
+        s->n417++;
+    if (x->verdict == V_TIMEOUT_FALLBACK)
+        s->fallbacks++;
+    if (a->o->list)
+        list_line(f, x);
+}
+
+static void on_flow_done(void *ctx, const struct flow_record *rec)
+{
+    struct analyze *a = ctx;
+    /* the slot is reused by the next flow */
+    memset(&a->flows[rec->f->slot], 0, sizeof a->flows[rec->f->slot]);
+}
+
+static int by_trouble(const void *p, const void *q)
+{
+    const struct server_tally *x = p, *y = q;
+    uint64_t tx = x->n417 + x->fallbacks, ty = y->n417 + y->fallbacks;
+    return tx > ty ? -1 : tx < ty ? 1 : strcmp(x->name, y->name);
+}
+
+static void summary(struct analyze *a, const struct run_totals *t, const struct h1_stats *hs)
+{
+    FILE *out = a->o->list ? stderr : stdout;
+    const struct verdict_stats *vs = verdict_stats(a->verdict);
+    fprintf(out, "%" PRIu64 " packets, %" PRIu64 " TCP flows (%" PRIu64 " with HTTP), %" PRIu64
+            " HTTP exchanges%s\n",
+            t->cap.packets, t->flows.created, a->http_flows, hs->exchanges,
+            t->cap.truncated ? "; input truncated" : "");
+    if (hs->exchanges) {
+        fprintf(out, "verdicts:\n");
+        for (int v = 1; v < V_COUNT; v++)
+            if (vs->by_verdict[v])
+                fprintf(out, "  %-24s %" PRIu64 "\n", verdict_name((enum verdict)v),
+                        vs->by_verdict[v]);
+    }
+    qsort(a->servers, a->n_servers, sizeof *a->servers, by_trouble);
+    bool header = false;
+    for (size_t i = 0; i < a->n_servers && i < TOP_SERVERS; i++) {
+        const struct server_tally *s = &a->servers[i];
+        if (s->n417 + s->fallbacks == 0)
+            break;
+        if (!header)
+            fprintf(out, "servers with the most 417s and timeout fallbacks:\n");
+        header = true;
+        fprintf(out, "  %-40s 417: %" PRIu64 "  fallback: %" PRIu64 "  of %" PRIu64
+                " exchanges\n", s->name, s->n417, s->fallbacks, s->exchanges);
+    }
+    uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
+                    t->flows.evicted + t->dec[DEC_FRAGMENT];
+    if (lost)
+        fprintf(out, "not fully analysed: %" PRIu64 " responses without request, %" PRIu64
+                " parse errors (resynced), %" PRIu64 " pipeline overflows, %" PRIu64
+                " flows evicted, %" PRIu64 " IP fragments skipped\n",
+                hs->orphan_responses, hs->parse_errors, hs->pipeline_overflow,
+                t->flows.evicted, t->dec[DEC_FRAGMENT]);
+}
+
+int analyze_cmd(const struct options *o)
+{
+    struct analyze a = { .o = o };
+    struct verdict_config vc = { o->no_wait_us, o->retry_window_us, o->stall_us };
+    a.verdict = verdict_new(&vc);
+    struct exchange_sink xs = { on_exchange, &a };
+    struct h1 *h = h1_new(&xs);
+    int rc = EXIT_INPUT;
+    char err[600];
+    if (!a.verdict || !h) {
+        fprintf(stderr, "expectscope: out of memory\n");
+        goto out;
+    }
+    if (o->list)
+        printf("flow\tseq\tclient\tserver\tmethod\turi\texpect\tinterim\tstatus\twait_ms\t"
+               "continue_ms\tfinal_ms\tverdict\tflags\n");
+    struct run_hooks hooks = {
+        .prepare = prepare,
+        .sink = h1_sink_ops(),
+        .sink_owner = h,
+        .flow_done = on_flow_done,
+        .ctx = &a,
+    };
+    struct run_totals tot;
+    rc = run_capture(o, &hooks, &tot, err, sizeof err);
+    if (rc != EXIT_OK)
+        fprintf(stderr, "expectscope: %s\n", err);
+    else if (!o->quiet)
+        summary(&a, &tot, h1_stats(h));
+out:
+    h1_free(h);
+    verdict_free(a.verdict);
+    free(a.flows);
+    free(a.servers);
+    return rc;
+}

@@ -1,0 +1,160 @@
+/* exchange.c: see exchange.h. */
+#include "exchange.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sbuf_init(struct sbuf *b, uint32_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max;
+}
+
+bool sbuf_add(struct sbuf *b, const void *p, size_t n)
+{
+    b->set = true;
+    size_t room = b->max - b->len;
+    size_t take = n < room ? n : room;
+    if (take > b->cap - b->len) {
+        size_t want = b->cap ? b->cap : 64;
+        while (want < b->len + take)
+            want *= 2;
+        if (want > b->max)
+            want = b->max;
+        char *q = realloc(b->p, want);
+        if (!q) {
+            b->truncated = true;
+            return false;
+        }
+        b->p = q;
+        b->cap = (uint32_t)want;
+    }
+    if (take)
+        memcpy(b->p + b->len, p, take);
+    b->len += (uint32_t)take;
+    if (take < n)
+        b->truncated = true;
+    return take == n;
+}
+
+void sbuf_reset(struct sbuf *b)
+{
+    b->len = 0;
+    b->truncated = false;
+    b->set = false;
+}
+
+void sbuf_fini(struct sbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* Caps for captured text; the raw header blocks are what the database keeps. */
+static const uint32_t field_max[XS_COUNT] = {
+    [XS_METHOD] = 32, [XS_URI] = 4096, [XS_HOST] = 512, [XS_USER_AGENT] = 512,
+    [XS_EXPECT] = 512, [XS_REASON] = 512, [XS_SERVER] = 512, [XS_VIA] = 512,
+    [XS_RAW_REQUEST] = 8192, [XS_RAW_INTERIM] = 8192, [XS_RAW_RESPONSE] = 8192,
+};
+
+void exchange_init(struct exchange *x)
+{
+    memset(x, 0, sizeof *x);
+    for (int i = 0; i < XS_COUNT; i++)
+        sbuf_init(&x->s[i], field_max[i]);
+}
+
+void exchange_reset(struct exchange *x)
+{
+    for (int i = 0; i < XS_COUNT; i++)
+        sbuf_reset(&x->s[i]);
+    memset(&x->id, 0, sizeof *x - offsetof(struct exchange, id));
+}
+
+void exchange_fini(struct exchange *x)
+{
+    for (int i = 0; i < XS_COUNT; i++)
+        sbuf_fini(&x->s[i]);
+}
+
+static const char *const verdict_names[V_COUNT] = {
+    [V_NONE] = "none",
+    [V_RETRY_AFTER_417] = "retry_after_417",
+    [V_UNSUPPORTED_EXPECTATION] = "unsupported_expectation",
+    [V_EXPECTATION_FAILED] = "expectation_failed",
+    [V_EXPECT_WITHOUT_BODY] = "expect_without_body",
+    [V_HTTP10_EXPECT] = "http10_expect",
+    [V_EARLY_FINAL] = "early_final",
+    [V_BODY_AFTER_FINAL] = "body_after_final",
+    [V_CONTINUE_OK] = "continue_ok",
+    [V_NO_WAIT] = "no_wait",
+    [V_LATE_100] = "late_100",
+    [V_TIMEOUT_FALLBACK] = "timeout_fallback",
+    [V_INCOMPLETE] = "incomplete",
+    [V_UNSOLICITED_100] = "unsolicited_100",
+    [V_PLAIN] = "plain",
+};
+
+const char *verdict_name(enum verdict v)
+{
+    return (unsigned)v < V_COUNT ? verdict_names[v] : "none";
+}
+
+enum verdict verdict_from_name(const char *s)
+{
+    for (int v = 1; v < V_COUNT; v++)
+        if (strcmp(s, verdict_names[v]) == 0)
+            return (enum verdict)v;
+    return V_NONE;
+}
+
+static const char *const flag_names[XF_COUNT_BITS] = {
+    "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
+    "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
+    "pipelined", "headers_truncated",
+};
+
+const char *flag_name(enum xflag bit)
+{
+    for (int i = 0; i < XF_COUNT_BITS; i++)
+        if ((uint32_t)bit == 1u << i)
+            return flag_names[i];
+    return "?";
+}
+
+void flags_str(uint32_t flags, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < XF_COUNT_BITS; i++) {
+        if (!(flags & (1u << i)))
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", flag_names[i]);
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+void interim_str(const struct exchange *x, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    uint32_t n = x->n_interim < X_MAX_INTERIM ? x->n_interim : X_MAX_INTERIM;
+    for (uint32_t i = 0; i < n; i++) {
+        int k = snprintf(buf + used, len - used, "%s%u", i ? "," : "", x->interim[i]);
+        if (k < 0 || (size_t)k >= len - used)
+            return;
+        used += (size_t)k;
+    }
+}
+
+double exchange_ms_after_hdr(const struct exchange *x, uint64_t t_us)
+{
+    if (!t_us || !x->t_hdr_us)
+        return -1.0;
+    if (t_us <= x->t_hdr_us)
+        return 0.0;
+    return (double)(t_us - x->t_hdr_us) / 1000.0;
+}

@@ -1,0 +1,759 @@
+/* h1.c: see h1.h. */
+#include "h1.h"
+
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What a paused llhttp callback asks the feed loop to do at the pause position. */
+enum h1_event {
+    EV_NONE,
+    EV_BEGIN,    /* a message starts here: the raw header block starts */
+    EV_HEADERS,  /* the header block ended here */
+    EV_COMPLETE, /* the message ended here */
+};
+
+/* State of one direction. */
+enum h1_state {
+    H1_IDLE,    /* between messages */
+    H1_HEADERS, /* inside a start line or header block */
+    H1_BODY,    /* inside a body */
+    H1_RESYNC,  /* lost: looking for the next request or status line */
+    H1_DEAD,    /* tunnel, or HTTP abandoned on this flow */
+};
+
+/* Headers whose values we keep. */
+enum h1_hdr { HDR_NONE, HDR_HOST, HDR_USER_AGENT, HDR_EXPECT, HDR_VIA, HDR_SERVER };
+
+struct h1_conn;
+
+struct h1_side {
+    llhttp_t parser;
+    struct h1_conn *conn;
+    enum dir d;
+    enum h1_state state;
+    enum h1_event ev;
+    struct exchange *cur;    /* the exchange whose message this side is parsing */
+    uint64_t chunk_no;       /* data() calls seen: "same segment" tests */
+    uint64_t hdr_chunk_no;   /* chunk in which the current header block ended */
+    bool in_raw;             /* copying the raw header block */
+    uint32_t pending_flags;  /* gap/resync to put on the next message's exchange */
+    uint64_t msg_start_us;   /* when the current message's first byte came */
+    uint64_t body_at_start;  /* request body bytes seen when this response began */
+    struct sbuf raw;         /* the header block being read, until we know its kind */
+    bool feeding_gap;        /* llhttp is being fed stand-in bytes for a skipped gap */
+    enum h1_hdr hdr;         /* header whose value is arriving */
+    uint8_t field_len;
+    char field[24];          /* header name being read, lowercase, capped */
+};
+
+struct h1_conn {
+    struct h1 *h;
+    const struct flow *f;    /* borrowed: the flow outlives its stream state */
+    struct h1_side side[2];
+    struct exchange *q[H1_MAX_PIPELINE]; /* in request order; head is the oldest */
+    uint32_t q_head, q_len;
+    uint32_t next_seq;
+    uint64_t now_us;         /* capture time of the bytes being parsed */
+};
+
+struct h1 {
+    struct exchange_sink sink;
+    struct exchange **spares; /* recycled exchanges, their buffers kept */
+    uint32_t n_spares, cap_spares;
+    uint64_t next_id;
+    struct h1_stats st;
+    llhttp_settings_t settings;
+};
+
+enum { H1_MAX_SPARES = 256 };
+
+/* ---- exchanges ------------------------------------------------------------------ */
+
+static struct exchange *x_new(struct h1 *h)
+{
+    struct exchange *x;
+    if (h->n_spares) {
+        x = h->spares[--h->n_spares];
+        exchange_reset(x);
+    } else {
+        x = malloc(sizeof *x);
+        if (!x) {
+            h->st.alloc_failures++;
+            return NULL;
+        }
+        exchange_init(x);
+    }
+    x->id = ++h->next_id;
+    return x;
+}
+
+static void x_recycle(struct h1 *h, struct exchange *x)
+{
+    if (h->n_spares == h->cap_spares && h->cap_spares < H1_MAX_SPARES) {
+        uint32_t cap = h->cap_spares ? h->cap_spares * 2 : 16;
+        struct exchange **v = realloc(h->spares, cap * sizeof *v);
+        if (v) {
+            h->spares = v;
+            h->cap_spares = cap;
+        }
+    }
+    if (h->n_spares < h->cap_spares) {
+        h->spares[h->n_spares++] = x;
+        return;
+    }
+    exchange_fini(x);
+    free(x);
+}
+
+static struct exchange *q_at(struct h1_conn *c, uint32_t i)
+{
+    return c->q[(c->q_head + i) % H1_MAX_PIPELINE];
+}
+
+static void emit(struct h1_conn *c, struct exchange *x)
+{
+    x->t_end_us = c->now_us;
+    for (int d = 0; d < 2; d++)
+        if (c->side[d].cur == x)
+            c->side[d].cur = NULL;
+    c->h->st.exchanges++;
+    c->h->sink.exchange(c->h->sink.ctx, c->f, x);
+    x_recycle(c->h, x);
+}
+
+/* Hand on, in order, every exchange at the head that is complete both ways. */
+static void emit_ready(struct h1_conn *c)
+{
+    while (c->q_len) {
+        struct exchange *x = q_at(c, 0);
+        if (!x->req_complete || !x->resp_complete)
+            return;
+        c->q_head = (c->q_head + 1) % H1_MAX_PIPELINE;
+        c->q_len--;
+        emit(c, x);
+    }
+}
+
+static void emit_all(struct h1_conn *c)
+{
+    while (c->q_len) {
+        struct exchange *x = q_at(c, 0);
+        c->q_head = (c->q_head + 1) % H1_MAX_PIPELINE;
+        c->q_len--;
+        emit(c, x);
+    }
+}
+
+/* Queue a new exchange; NULL when the pipeline cap is passed (HTTP is then abandoned
+ * on this connection) or memory is short. */
+static struct exchange *q_push(struct h1_conn *c)
+{
+    if (c->q_len == H1_MAX_PIPELINE) {
+        c->h->st.pipeline_overflow++;
+        for (int d = 0; d < 2; d++)
+            c->side[d].state = H1_DEAD;
+        emit_all(c);
+        return NULL;
+    }
+    struct exchange *x = x_new(c->h);
+    if (!x)
+        return NULL;
+    x->flow_id = c->f->id;
+    x->seq = c->next_seq++;
+    c->q[(c->q_head + c->q_len) % H1_MAX_PIPELINE] = x;
+    c->q_len++;
+    return x;
+}
+
+/* The exchange the next response belongs to: the oldest without a final status. */
+static struct exchange *awaiting_response(struct h1_conn *c)
+{
+    for (uint32_t i = 0; i < c->q_len; i++) {
+        struct exchange *x = q_at(c, i);
+        if (!x->resp_complete && !x->status)
+            return x;
+    }
+    return NULL;
+}
+
+/* ---- llhttp callbacks ------------------------------------------------------------ */
+
+static struct h1_side *side_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct h1_side *s = side_of(p);
+    struct h1_conn *c = s->conn;
+    struct exchange *x;
+    if (s->d == DIR_C2S) {
+        x = q_push(c);
+        if (x) {
+            x->has_request = true;
+            x->t_start_us = c->now_us;
+            /* an earlier request still waiting for its answer: pipelining */
+            for (uint32_t i = 0; i + 1 < c->q_len; i++)
+                if (q_at(c, i)->has_request && !q_at(c, i)->status)
+                    x->flags |= XF_PIPELINED;
+        }
+    } else {
+        x = awaiting_response(c);
+        if (!x) { /* a response with no request: the capture lost it, or began late */
+            c->h->st.orphan_responses++;
+            x = q_push(c);
+            if (x)
+                x->req_complete = true;
+        }
+    }
+    s->cur = x;
+    s->state = H1_HEADERS;
+    s->msg_start_us = c->now_us;
+    s->body_at_start = x ? x->body_bytes + x->body_missing : 0;
+    sbuf_reset(&s->raw);
+    if (x) {
+        x->flags |= s->pending_flags;
+        s->pending_flags = 0;
+    }
+    s->ev = EV_BEGIN;
+    return HPE_PAUSED;
+}
+
+static struct sbuf *field_buf(struct h1_side *s, enum xfield f)
+{
+    return s->cur ? &s->cur->s[f] : NULL;
+}
+
+static void keep(struct h1_side *s, enum xfield f, const char *at, size_t n)
+{
+    struct sbuf *b = field_buf(s, f);
+    if (b && !sbuf_add(b, at, n) && s->cur)
+        s->cur->flags |= XF_HEADERS_TRUNCATED;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t n)
+{
+    keep(side_of(p), XS_METHOD, at, n);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    keep(side_of(p), XS_URI, at, n);
+    return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t n)
+{
+    struct h1_side *s = side_of(p);
+    /* only the final response's reason is kept; 1xx reasons are in the raw block */
+    if (s->cur && (p->status_code < 100 || p->status_code >= 200 || p->status_code == 101))
+        keep(s, XS_REASON, at, n);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct h1_side *s = side_of(p);
+    for (size_t i = 0; i < n; i++) {
+        char ch = at[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (s->field_len < sizeof s->field)
+            s->field[s->field_len] = ch;
+        if (s->field_len < 255)
+            s->field_len++;
+    }
+    return 0;
+}
+
+static bool field_is(const struct h1_side *s, const char *name)
+{
+    size_t n = strlen(name);
+    return s->field_len == n && memcmp(s->field, name, n) == 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct h1_side *s = side_of(p);
+    s->hdr = HDR_NONE;
+    enum xfield f = XS_COUNT;
+    if (s->d == DIR_C2S) {
+        if (field_is(s, "host"))
+            s->hdr = HDR_HOST, f = XS_HOST;
+        else if (field_is(s, "user-agent"))
+            s->hdr = HDR_USER_AGENT, f = XS_USER_AGENT;
+        else if (field_is(s, "expect"))
+            s->hdr = HDR_EXPECT, f = XS_EXPECT;
+    } else if (field_is(s, "server") && p->status_code >= 200) {
+        s->hdr = HDR_SERVER, f = XS_SERVER;
+    }
+    if (field_is(s, "via"))
+        s->hdr = HDR_VIA, f = XS_VIA;
+    /* repeated headers are joined as a list, as RFC 9110 5.3 allows */
+    if (f != XS_COUNT && s->cur) {
+        struct sbuf *b = &s->cur->s[f];
+        if (b->set && b->len)
+            keep(s, f, ", ", 2);
+        b->set = true;
+        if (f == XS_EXPECT)
+            s->cur->has_expect = true;
+    }
+    s->field_len = 0;
+    return 0;
+}
+
+static const enum xfield hdr_field[] = {
+    [HDR_NONE] = XS_COUNT, [HDR_HOST] = XS_HOST, [HDR_USER_AGENT] = XS_USER_AGENT,
+    [HDR_EXPECT] = XS_EXPECT, [HDR_VIA] = XS_VIA, [HDR_SERVER] = XS_SERVER,
+};
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct h1_side *s = side_of(p);
+    if (s->hdr != HDR_NONE)
+        keep(s, hdr_field[s->hdr], at, n);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    side_of(p)->hdr = HDR_NONE;
+    return 0;
+}
+
+static int request_headers_complete(struct h1_side *s, llhttp_t *p)
+{
+    struct exchange *x = s->cur;
+    if (!x)
+        return HPE_PAUSED;
+    x->t_hdr_us = s->conn->now_us;
+    x->http_major = p->http_major;
+    x->http_minor = p->http_minor;
+    x->chunked = (p->flags & F_CHUNKED) != 0;
+    x->has_content_length = (p->flags & F_CONTENT_LENGTH) != 0;
+    x->content_length = x->has_content_length ? p->content_length : 0;
+    x->body_declared = x->chunked || x->content_length > 0;
+    return HPE_PAUSED;
+}
+
+static int response_headers_complete(struct h1_side *s, llhttp_t *p)
+{
+    struct exchange *x = s->cur;
+    int code = p->status_code;
+    bool interim = code >= 100 && code < 200 && code != 101;
+    if (interim) {
+        /* RFC 9112 6.3: a 1xx ends at its empty line, whatever it says about a body */
+        p->flags |= F_SKIPBODY;
+        if (x) {
+            if (x->n_interim < X_MAX_INTERIM)
+                x->interim[x->n_interim] = (uint16_t)code;
+            x->n_interim++;
+            if (code == 100 && !x->t_100_us) {
+                x->t_100_us = s->msg_start_us;
+                x->body_at_100 = s->body_at_start;
+            }
+        }
+        return HPE_PAUSED;
+    }
+    if (x) {
+        x->status = (uint16_t)code;
+        x->resp_major = p->http_major;
+        x->resp_minor = p->http_minor;
+        x->t_final_us = s->msg_start_us;
+        x->body_at_final = s->body_at_start;
+        if (x->s[XS_METHOD].len == 4 && memcmp(x->s[XS_METHOD].p, "HEAD", 4) == 0)
+            p->flags |= F_SKIPBODY;
+        if (x->s[XS_METHOD].len == 7 && memcmp(x->s[XS_METHOD].p, "CONNECT", 7) == 0 &&
+            code >= 200 && code < 300)
+            p->upgrade = 1; /* the tunnel starts after this header block */
+    }
+    return HPE_PAUSED;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct h1_side *s = side_of(p);
+    s->ev = EV_HEADERS;
+    s->hdr_chunk_no = s->chunk_no;
+    if (s->d == DIR_C2S)
+        return request_headers_complete(s, p);
+    return response_headers_complete(s, p);
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    struct h1_side *s = side_of(p);
+    struct exchange *x = s->cur;
+    if (!x || s->d != DIR_C2S)
+        return 0;
+    uint64_t now = s->conn->now_us;
+    if (s->feeding_gap) {
+        x->body_missing += n;
+        return 0;
+    }
+    if (x->body_bytes == 0) {
+        x->t_body_first_us = now;
+        x->body_in_header_segment = s->chunk_no == s->hdr_chunk_no;
+    } else if (now > x->t_body_last_us && now - x->t_body_last_us > x->max_body_pause_us) {
+        x->max_body_pause_us = now - x->t_body_last_us;
+    }
+    if (now > x->t_body_last_us)
+        x->t_body_last_us = now;
+    x->body_bytes += n;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    side_of(p)->ev = EV_COMPLETE;
+    return HPE_PAUSED;
+}
+
+/* ---- feeding ---------------------------------------------------------------------- */
+
+static void message_done(struct h1_side *s)
+{
+    struct exchange *x = s->cur;
+    s->cur = NULL;
+    s->state = H1_IDLE;
+    if (!x)
+        return;
+    if (s->d == DIR_C2S) {
+        x->req_complete = true;
+    } else if (x->status) {
+        x->resp_complete = true; /* a final response; 1xx only add to the timeline */
+    }
+}
+
+/* Find where a message could start after lost or rejected bytes: at a line start, a
+ * request line (client side) or "HTTP/1." (server side). Returns the offset or n. */
+static size_t find_message_start(const struct h1_side *s, const uint8_t *p, size_t n,
+                                 bool at_line_start)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 || !at_line_start) {
+            if (p[i] != '\n')
+                continue;
+            if (++i >= n)
+                break;
+        }
+        if (s->d == DIR_C2S ? h1_is_request_line(p + i, n - i)
+                            : (n - i >= 7 ? memcmp(p + i, "HTTP/1.", 7) == 0
+                                          : memcmp(p + i, "HTTP/1.", n - i) == 0))
+            return i;
+    }
+    return n;
+}
+
+static void side_reset_parser(struct h1_side *s)
+{
+    llhttp_reset(&s->parser);
+    s->state = H1_IDLE;
+    s->in_raw = false;
+    s->hdr = HDR_NONE;
+    s->field_len = 0;
+}
+
+/* The message in progress cannot be followed any further (`why`: XF_GAP for lost
+ * bytes, XF_RESYNC for bytes llhttp rejected). Its exchange is flagged and no longer
+ * waits for this direction; the next message found is flagged too. */
+static void lose_message(struct h1_side *s, uint32_t why)
+{
+    struct exchange *x = s->cur;
+    if (x) {
+        x->flags |= why;
+        if (s->d == DIR_C2S)
+            x->req_complete = true;
+        else if (x->status)
+            x->resp_complete = true; /* its final status was seen; the rest is lost */
+    }
+    s->cur = NULL;
+    side_reset_parser(s);
+    s->state = H1_RESYNC;
+    s->pending_flags |= why | XF_RESYNC;
+}
+
+/* The header block just ended: file it with its exchange as the request's, an
+ * interim response's (appended: there may be several) or the final response's. */
+static void keep_raw_block(struct h1_side *s)
+{
+    struct exchange *x = s->cur;
+    if (!x)
+        return;
+    int code = s->parser.status_code;
+    enum xfield f = s->d == DIR_C2S ? XS_RAW_REQUEST
+                    : (code >= 100 && code < 200 && code != 101) ? XS_RAW_INTERIM
+                                                                 : XS_RAW_RESPONSE;
+    if (s->raw.truncated || !sbuf_add(&x->s[f], s->raw.p, s->raw.len))
+        x->flags |= XF_HEADERS_TRUNCATED;
+}
+
+static void feed(struct h1_side *s, const uint8_t *data, size_t n)
+{
+    struct h1_conn *c = s->conn;
+    const char *q = (const char *)data, *e = q + n;
+    for (;;) {
+        if (s->state == H1_DEAD)
+            return;
+        s->ev = EV_NONE;
+        llhttp_errno_t rc = llhttp_execute(&s->parser, q, (size_t)(e - q));
+        const char *pos = rc == HPE_OK ? e : llhttp_get_error_pos(&s->parser);
+        if (!pos)
+            pos = e;
+        if (s->in_raw && !sbuf_add(&s->raw, q, (size_t)(pos - q)) && s->cur)
+            s->cur->flags |= XF_HEADERS_TRUNCATED;
+        if (rc == HPE_PAUSED) {
+            llhttp_resume(&s->parser);
+            switch (s->ev) {
+            case EV_BEGIN:
+                s->in_raw = true;
+                break;
+            case EV_HEADERS:
+                s->in_raw = false;
+                s->state = H1_BODY;
+                keep_raw_block(s);
+                break;
+            case EV_COMPLETE:
+                message_done(s);
+                emit_ready(c);
+                break;
+            case EV_NONE:
+                break;
+            }
+            q = pos;
+            continue;
+        }
+        if (rc == HPE_OK)
+            return;
+        if (rc == HPE_PAUSED_UPGRADE) { /* CONNECT 2xx or 101: no more HTTP here */
+            c->h->st.tunnels++;
+            message_done(s);
+            for (int d = 0; d < 2; d++) {
+                struct h1_side *o = &c->side[d];
+                if (o->cur && d == DIR_C2S)
+                    o->cur->req_complete = true;
+                o->state = H1_DEAD;
+            }
+            emit_ready(c);
+            return;
+        }
+        /* llhttp rejected the bytes (its errors are sticky): resync is ours. */
+        c->h->st.parse_errors++;
+        lose_message(s, XF_RESYNC);
+        size_t off = (size_t)(pos - (const char *)data);
+        size_t rest = off < n ? n - off : 0;
+        const uint8_t *r = data + (n - rest);
+        size_t k = find_message_start(s, r, rest, false);
+        c->h->st.resync_skipped += k;
+        if (k == rest)
+            return;
+        c->h->st.resyncs++;
+        side_reset_parser(s);
+        q = (const char *)r + k;
+    }
+}
+
+/* ---- stream sink -------------------------------------------------------------------- */
+
+static void *conn_open(void *owner, const struct flow *f)
+{
+    struct h1 *h = owner;
+    struct h1_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        h->st.alloc_failures++;
+        return NULL;
+    }
+    c->h = h;
+    c->f = f;
+    for (int d = 0; d < 2; d++) {
+        struct h1_side *s = &c->side[d];
+        llhttp_init(&s->parser, d == DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE, &h->settings);
+        /* a passive observer sees what the peers did, not what they should have done */
+        llhttp_set_lenient_keep_alive(&s->parser, 1);
+        s->parser.data = s;
+        s->conn = c;
+        s->d = (enum dir)d;
+        sbuf_init(&s->raw, H1_MAX_HEADER_BYTES);
+    }
+    h->st.flows++;
+    return c;
+}
+
+static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t ts_us)
+{
+    struct h1_conn *c = st;
+    struct h1_side *s = &c->side[d];
+    if (ts_us > c->now_us)
+        c->now_us = ts_us;
+    s->chunk_no++;
+    if (s->state == H1_DEAD)
+        return;
+    if (s->state == H1_RESYNC) {
+        size_t k = find_message_start(s, p, n, true);
+        c->h->st.resync_skipped += k;
+        if (k == n)
+            return;
+        c->h->st.resyncs++;
+        side_reset_parser(s);
+        p += k;
+        n -= k;
+    }
+    /* The trap: a final answer came before the body of this request. If the client
+     * now starts a request line, the body was abandoned and this is a new request
+     * (often the retry without Expect), not body bytes. */
+    struct exchange *x = s->cur;
+    if (d == DIR_C2S && s->state == H1_BODY && x && x->status &&
+        x->body_bytes + x->body_missing == 0 && h1_is_request_line(p, n)) {
+        x->body_abandoned = true;
+        c->h->st.abandoned_bodies++;
+        message_done(s);
+        side_reset_parser(s);
+        emit_ready(c);
+    }
+    feed(s, p, n);
+}
+
+/* Feed stand-in bytes for a gap inside a Content-Length body, so llhttp's framing
+ * stays right; on_body counts them as missing, not seen. */
+static void skip_in_body(struct h1_side *s, uint64_t missing)
+{
+    static const uint8_t zeros[4096];
+    s->feeding_gap = true;
+    while (missing && s->state == H1_BODY) {
+        size_t n = missing < sizeof zeros ? (size_t)missing : sizeof zeros;
+        feed(s, zeros, n);
+        missing -= n;
+    }
+    s->feeding_gap = false;
+}
+
+static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
+{
+    struct h1_conn *c = st;
+    struct h1_side *s = &c->side[d];
+    if (ts_us > c->now_us)
+        c->now_us = ts_us;
+    if (s->state == H1_DEAD)
+        return;
+    llhttp_t *p = &s->parser;
+    bool cl_body = s->state == H1_BODY && !(p->flags & F_CHUNKED) &&
+                   (p->flags & F_CONTENT_LENGTH) && missing <= p->content_length;
+    if (cl_body && s->cur) {
+        s->cur->flags |= XF_GAP;
+        c->h->st.body_gap_skips++;
+        skip_in_body(s, missing);
+        return;
+    }
+    lose_message(s, XF_GAP);
+    emit_ready(c);
+}
+
+static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
+{
+    struct h1_conn *c = st;
+    if (ts_us > c->now_us)
+        c->now_us = ts_us;
+    /* A response delimited by the end of the connection ends now. */
+    struct h1_side *srv = &c->side[DIR_S2C];
+    if (srv->state == H1_BODY && llhttp_message_needs_eof(&srv->parser)) {
+        srv->ev = EV_NONE;
+        if (llhttp_finish(&srv->parser) == HPE_PAUSED && srv->ev == EV_COMPLETE)
+            message_done(srv);
+    }
+    for (uint32_t i = 0; i < c->q_len; i++) {
+        struct exchange *x = q_at(c, i);
+        if (why == END_RST && (!x->req_complete || !x->resp_complete))
+            x->flags |= XF_CONN_RESET;
+    }
+    emit_all(c);
+    for (int d = 0; d < 2; d++)
+        sbuf_fini(&c->side[d].raw);
+    free(c);
+}
+
+static const struct stream_sink_ops ops = {
+    .open = conn_open,
+    .data = conn_data,
+    .gap = conn_gap,
+    .close = conn_close,
+};
+
+const struct stream_sink_ops *h1_sink_ops(void)
+{
+    return &ops;
+}
+
+/* ---- the dissector ------------------------------------------------------------------- */
+
+struct h1 *h1_new(const struct exchange_sink *sink)
+{
+    struct h1 *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->sink = *sink;
+    llhttp_settings_init(&h->settings);
+    h->settings.on_message_begin = on_message_begin;
+    h->settings.on_method = on_method;
+    h->settings.on_url = on_url;
+    h->settings.on_status = on_status;
+    h->settings.on_header_field = on_header_field;
+    h->settings.on_header_field_complete = on_header_field_complete;
+    h->settings.on_header_value = on_header_value;
+    h->settings.on_header_value_complete = on_header_value_complete;
+    h->settings.on_headers_complete = on_headers_complete;
+    h->settings.on_body = on_body;
+    h->settings.on_message_complete = on_message_complete;
+    return h;
+}
+
+const struct h1_stats *h1_stats(const struct h1 *h)
+{
+    return &h->st;
+}
+
+void h1_free(struct h1 *h)
+{
+    if (!h)
+        return;
+    for (uint32_t i = 0; i < h->n_spares; i++) {
+        exchange_fini(h->spares[i]);
+        free(h->spares[i]);
+    }
+    free(h->spares);
+    free(h);
+}
+
+bool h1_is_request_line(const uint8_t *p, size_t n)
+{
+    /* method: a token of capitals (RFC 9110 9.1 methods are case-sensitive) */
+    size_t i = 0;
+    while (i < n && i < 24 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-' || p[i] == '_'))
+        i++;
+    if (i == 0 || (i < n && p[i] != ' ') || i == 24)
+        return false;
+    if (i == n)
+        return true;
+    i++; /* the space */
+    size_t t = i;
+    while (i < n && p[i] > ' ' && p[i] < 0x7f)
+        i++;
+    if (i == t && i < n)
+        return false;
+    if (i == n)
+        return true;
+    if (p[i] != ' ')
+        return false;
+    i++;
+    static const char v[] = "HTTP/1.";
+    for (size_t k = 0; k < 7; k++, i++) {
+        if (i == n)
+            return true;
+        if (p[i] != (uint8_t)v[k])
+            return false;
+    }
+    return i == n || (p[i] >= '0' && p[i] <= '9');
+}

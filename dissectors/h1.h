@@ -1,0 +1,78 @@
+/* h1.h: the HTTP/1.x stream dissector. Turns the two reassembled byte streams of a
+ * flow into exchanges (one request with its interim and final responses), with the
+ * timeline the Expect verdicts need.
+ *
+ * Owns: the llhttp parsers of every flow, their header-field scratch, each exchange
+ *   being built and its capped buffers, and a pool of recycled exchanges.
+ * Does not own: the flow, the bytes (borrowed from reassembly for one call), or the
+ *   verdict (verdict.h): finished exchanges go to the exchange sink it was handed.
+ * Called by: reassembly, through the stream_sink_ops of h1_sink_ops().
+ * Calls: llhttp and its exchange sink.
+ *
+ * Framing rules it holds to (the traps other analyzers fall into):
+ * - every 1xx response but 101 ends at its empty line, whatever Content-Length or
+ *   Transfer-Encoding it carries (RFC 9112 6.3); several may come before the final;
+ * - after a final response to a request whose body has not started, a request line
+ *   from the client is a new request, not the body;
+ * - a gap inside a Content-Length body is skipped and the stream goes on; any other
+ *   gap, or bytes llhttp rejects, make that direction resynchronise at the next
+ *   request or status line;
+ * - CONNECT answered 2xx and 101 Switching Protocols end HTTP on the flow.
+ */
+#ifndef ES_H1_H
+#define ES_H1_H
+
+#include <stdint.h>
+
+#include "exchange.h"
+#include "flow.h"
+#include "reasm.h"
+
+/* A header block longer than this is not kept whole: the exchange is flagged
+ * headers_truncated; parsing goes on (llhttp holds no header bytes itself). */
+#define H1_MAX_HEADER_BYTES 8192u
+
+/* Requests waiting for their response on one connection. Past it the connection's
+ * HTTP is abandoned: pending exchanges are emitted (no_final) and it is counted. */
+#define H1_MAX_PIPELINE 128u
+
+/* Where finished exchanges go. The exchange is borrowed for the call; the callee may
+ * fill in its verdict fields. */
+struct exchange_sink {
+    void (*exchange)(void *ctx, const struct flow *f, struct exchange *x);
+    void *ctx;
+};
+
+struct h1_stats {
+    uint64_t flows;             /* flows given to the dissector */
+    uint64_t exchanges;         /* exchanges emitted */
+    uint64_t orphan_responses;  /* responses with no request to pair with */
+    uint64_t parse_errors;      /* llhttp rejected bytes; the direction resynced */
+    uint64_t resyncs;           /* a direction recovered at a new message */
+    uint64_t resync_skipped;    /* bytes skipped while looking for a message start */
+    uint64_t body_gap_skips;    /* gaps inside a Content-Length body, skipped in place */
+    uint64_t pipeline_overflow; /* connections that passed H1_MAX_PIPELINE */
+    uint64_t tunnels;           /* CONNECT 2xx or 101: HTTP ended on the flow */
+    uint64_t abandoned_bodies;  /* a new request came where a body was due */
+    uint64_t alloc_failures;
+};
+
+struct h1;
+
+/* A dissector that hands finished exchanges to `sink` (borrowed for its life). */
+struct h1 *h1_new(const struct exchange_sink *sink);
+
+/* The stream sink to give to reassembly, with the h1 as owner. */
+const struct stream_sink_ops *h1_sink_ops(void);
+
+const struct h1_stats *h1_stats(const struct h1 *h);
+
+/* Free the dissector. Every flow must have been closed first. NULL is a no-op. */
+void h1_free(struct h1 *h);
+
+/* True when bytes start with an HTTP/1.x request line: a method token, a space, a
+ * target, a space, "HTTP/1." and a digit. When the line is cut short by n, the part
+ * present must fit. Used to tell a retry from a body. */
+bool h1_is_request_line(const uint8_t *p, size_t n);
+
+#endif

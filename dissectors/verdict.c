@@ -1,0 +1,236 @@
+/* verdict.c: see verdict.h. */
+#include "verdict.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One remembered 417: who asked for what, when the answer came, whether the body had
+ * gone over the wire already. The request is kept as a 64-bit hash of client IP,
+ * server IP and port, method and target: collisions are negligible at this size. */
+struct seen417 {
+    uint64_t key;
+    uint64_t t_us;
+    uint64_t exchange_id;
+    bool body_sent;
+    bool used;
+};
+
+struct verdict_engine {
+    struct verdict_config cfg;
+    struct seen417 *idx; /* open addressing, VERDICT_MAX_417 slots */
+    struct verdict_stats st;
+};
+
+struct verdict_engine *verdict_new(const struct verdict_config *cfg)
+{
+    struct verdict_engine *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->idx = calloc(VERDICT_MAX_417, sizeof *v->idx);
+    if (!v->idx) {
+        free(v);
+        return NULL;
+    }
+    v->cfg.no_wait_us = cfg && cfg->no_wait_us ? cfg->no_wait_us : VERDICT_DEFAULT_NO_WAIT_US;
+    v->cfg.retry_window_us = cfg && cfg->retry_window_us ? cfg->retry_window_us
+                                                         : VERDICT_DEFAULT_RETRY_WINDOW_US;
+    v->cfg.stall_us = cfg && cfg->stall_us ? cfg->stall_us : VERDICT_DEFAULT_STALL_US;
+    return v;
+}
+
+const struct verdict_stats *verdict_stats(const struct verdict_engine *v)
+{
+    return &v->st;
+}
+
+void verdict_free(struct verdict_engine *v)
+{
+    if (!v)
+        return;
+    free(v->idx);
+    free(v);
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t request_key(const struct flow *f, const struct exchange *x)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t alen = f->key.family == 4 ? 4 : 16;
+    uint16_t port = flow_port(f, DIR_S2C);
+    h = mix(h, flow_addr(f, DIR_C2S), alen);
+    h = mix(h, flow_addr(f, DIR_S2C), alen);
+    h = mix(h, &port, sizeof port);
+    h = mix(h, x->s[XS_METHOD].p, x->s[XS_METHOD].len);
+    h = mix(h, " ", 1);
+    h = mix(h, x->s[XS_URI].p, x->s[XS_URI].len);
+    return h ? h : 1;
+}
+
+enum { PROBE = 8 };
+
+/* The remembered 417 for this request within the window, consumed on use: a later
+ * upload to the same target is a new request, not another retry. */
+static struct seen417 *find_417(struct verdict_engine *v, uint64_t key, uint64_t now_us)
+{
+    for (unsigned i = 0; i < PROBE; i++) {
+        struct seen417 *e = &v->idx[(key + i) % VERDICT_MAX_417];
+        if (e->used && e->key == key) {
+            if (now_us >= e->t_us && now_us - e->t_us <= v->cfg.retry_window_us)
+                return e;
+            if (now_us < e->t_us) /* capture reordering: treat as simultaneous */
+                return e;
+            e->used = false; /* expired */
+        }
+    }
+    return NULL;
+}
+
+static void remember_417(struct verdict_engine *v, uint64_t key, const struct exchange *x)
+{
+    struct seen417 *slot = NULL, *oldest = NULL;
+    for (unsigned i = 0; i < PROBE; i++) {
+        struct seen417 *e = &v->idx[(key + i) % VERDICT_MAX_417];
+        if (!e->used || e->key == key ||
+            x->t_final_us > e->t_us + v->cfg.retry_window_us) {
+            slot = e;
+            break;
+        }
+        if (!oldest || e->t_us < oldest->t_us)
+            oldest = e;
+    }
+    if (!slot) {
+        slot = oldest;
+        v->st.index_replaced++;
+    }
+    *slot = (struct seen417){ key, x->t_final_us, x->id, x->body_bytes + x->body_missing > 0,
+                              true };
+}
+
+/* RFC 9110 10.1.1: the only expectation defined is "100-continue", case-insensitive. */
+static bool is_100_continue(const struct sbuf *b)
+{
+    static const char want[] = "100-continue";
+    size_t i = 0, n = b->len;
+    const char *p = b->p;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    while (n > i && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n - i != sizeof want - 1)
+        return false;
+    for (size_t k = 0; k < sizeof want - 1; k++) {
+        char c = p[i + k];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != want[k])
+            return false;
+    }
+    return true;
+}
+
+static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x)
+{
+    uint64_t body = x->body_bytes + x->body_missing;
+    if (x->status && x->body_at_final == 0)
+        return body ? V_BODY_AFTER_FINAL : V_EARLY_FINAL;
+    if (x->t_100_us && x->body_at_100 == 0 && body)
+        return V_CONTINUE_OK;
+    if (body) {
+        uint64_t wait = x->t_body_first_us > x->t_hdr_us ? x->t_body_first_us - x->t_hdr_us : 0;
+        if (x->body_in_header_segment || wait <= v->cfg.no_wait_us)
+            return V_NO_WAIT;
+        if (x->t_100_us)
+            return V_LATE_100;
+        return V_TIMEOUT_FALLBACK;
+    }
+    return V_INCOMPLETE;
+}
+
+void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchange *x)
+{
+    uint32_t fl = x->flags;
+    uint64_t body = x->body_bytes + x->body_missing;
+    bool has_100 = x->t_100_us != 0;
+    bool http10 = x->http_major == 1 && x->http_minor == 0;
+    bool expect_100 = x->has_expect && is_100_continue(&x->s[XS_EXPECT]);
+
+    if (has_100 && x->body_at_100 > 0)
+        fl |= XF_LATE_100;
+    if (x->n_interim > 1)
+        fl |= XF_MULTIPLE_1XX;
+    if (x->n_interim > 0 && x->has_request && http10)
+        fl |= XF_HTTP10_1XX;
+    if (x->has_request && !x->status)
+        fl |= XF_NO_FINAL;
+    if (x->body_declared && body > 0 && !x->req_complete)
+        fl |= XF_PARTIAL_BODY;
+    if (x->has_content_length && body > 0 && body < x->content_length && !x->body_abandoned)
+        fl |= XF_PARTIAL_BODY;
+    if (x->max_body_pause_us > v->cfg.stall_us)
+        fl |= XF_BODY_STALL;
+    if (x->s[XS_VIA].set)
+        fl |= XF_VIA_PROXY;
+
+    enum verdict r = V_NONE;
+    uint64_t key = 0;
+    if (x->has_request && x->s[XS_METHOD].len) {
+        key = request_key(f, x);
+        struct seen417 *e = find_417(v, key, x->t_start_us);
+        if (e) {
+            r = V_RETRY_AFTER_417;
+            x->retry_of = e->exchange_id;
+            if (e->body_sent && body > 0)
+                fl |= XF_DUPLICATE_BODY;
+            e->used = false;
+            v->st.retries_linked++;
+        }
+    }
+    if (r == V_NONE) {
+        if (x->has_request && x->has_expect && !expect_100)
+            r = V_UNSUPPORTED_EXPECTATION;
+        else if (x->status == 417)
+            r = V_EXPECTATION_FAILED;
+        else if (expect_100 && !x->body_declared)
+            r = V_EXPECT_WITHOUT_BODY;
+        else if (expect_100 && http10)
+            r = V_HTTP10_EXPECT;
+        else if (expect_100)
+            r = expect_outcome(v, x);
+        else if (has_100)
+            r = V_UNSOLICITED_100;
+        else
+            r = V_PLAIN;
+    }
+    if (x->status == 417 && key)
+        remember_417(v, key, x);
+    x->verdict = r;
+    x->flags = fl;
+    v->st.by_verdict[r]++;
+}
+
+/* Flow verdict severity, most severe first (DESIGN.md). */
+static const enum verdict severity[] = {
+    V_EXPECTATION_FAILED, V_UNSUPPORTED_EXPECTATION, V_BODY_AFTER_FINAL,
+    V_TIMEOUT_FALLBACK, V_LATE_100, V_NO_WAIT, V_RETRY_AFTER_417, V_EXPECT_WITHOUT_BODY,
+    V_HTTP10_EXPECT, V_INCOMPLETE, V_EARLY_FINAL, V_UNSOLICITED_100, V_CONTINUE_OK, V_PLAIN,
+};
+
+static int rank(enum verdict v)
+{
+    for (size_t i = 0; i < sizeof severity / sizeof severity[0]; i++)
+        if (severity[i] == v)
+            return (int)i;
+    return (int)(sizeof severity / sizeof severity[0]);
+}
+
+enum verdict verdict_worse(enum verdict a, enum verdict b)
+{
+    return rank(a) <= rank(b) ? a : b;
+}

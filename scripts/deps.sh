@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# deps.sh: install the Debian packages expectscope needs that are missing.
+#   deps.sh build   what building and running needs
+#   deps.sh test    that, plus what the test suite needs
+# Nothing else is downloaded; every package comes from Debian 12.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
+            node-llhttp)
+test_pkgs=(python3 sqlite3 clang)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = test ]; then
+    want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq </dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# quickstart.sh: install what is missing, build, and analyse a capture shipped in the
+# repository. Run from anywhere; the build goes to build/ at the top of the repository.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash scripts/deps.sh build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+echo "built build/expectscope; analysing tests/pcap/curl-nginx-continue.pcap:" >&2
+./build/expectscope flows tests/pcap/curl-nginx-continue.pcap
