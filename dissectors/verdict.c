@@ -161,8 +161,8 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     bool http10 = x->http_major == 1 && x->http_minor == 0;
     bool expect_100 = x->has_expect && is_100_continue(&x->s[XS_EXPECT]);
 
-    if (has_100 && x->body_at_100 > 0)
-        fl |= XF_LATE_100;
+    if (expect_100 && has_100 && x->body_at_100 > 0)
+        fl |= XF_LATE_100; /* without Expect, a 100 after the body is just unsolicited */
     if (x->n_interim > 1)
         fl |= XF_MULTIPLE_1XX;
     if (x->n_interim > 0 && x->has_request && http10)

@@ -1,0 +1,265 @@
+/* test_h1.c: replays the dissector fixtures (tests/h1/NAME.txt) through the HTTP/1
+ * dissector and the verdict engine, whole, split at every byte of every chunk, and
+ * one byte at a time, and checks each exchange's verdict and flags.
+ *
+ * Fixture lines: "> bytes" client to server, "< bytes" server to client (escapes
+ * \r \n \t \\ \xNN), "@+MS" advance the clock, "! fin|rst" end the connection,
+ * "= SEQ VERDICT FLAGS" the expected result ("-" for no flags, any order), "#" comment.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h1.h"
+#include "verdict.h"
+
+enum { MAX_EVENTS = 64, MAX_EXPECT = 16, MAX_BYTES = 4096 };
+
+struct event {
+    char kind;      /* '>', '<', '!' */
+    uint64_t ts_us;
+    size_t n;
+    uint8_t bytes[MAX_BYTES];
+};
+
+struct want {
+    unsigned seq;
+    char verdict[48];
+    char flags[256];
+};
+
+struct fixture {
+    struct event ev[MAX_EVENTS];
+    int n_ev;
+    struct want want[MAX_EXPECT];
+    int n_want;
+};
+
+struct got {
+    unsigned seq[MAX_EXPECT * 2];
+    char verdict[MAX_EXPECT * 2][48];
+    char flags[MAX_EXPECT * 2][256];
+    int n;
+};
+
+static int failures;
+
+static size_t unescape(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    while (*s && *s != '\n' && n < MAX_BYTES) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            switch (*s) {
+            case 'r': out[n++] = '\r'; break;
+            case 'n': out[n++] = '\n'; break;
+            case 't': out[n++] = '\t'; break;
+            case 'x': {
+                unsigned v = 0;
+                for (int i = 1; i <= 2; i++) {
+                    char c = s[i];
+                    v = v * 16 + (unsigned)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+                }
+                out[n++] = (uint8_t)v;
+                s += 2;
+                break;
+            }
+            default: out[n++] = (uint8_t)*s; break;
+            }
+            s++;
+        } else {
+            out[n++] = (uint8_t)*s++;
+        }
+    }
+    return n;
+}
+
+static int load(const char *path, struct fixture *fx)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    memset(fx, 0, sizeof *fx);
+    char line[8192];
+    uint64_t now = 1700000000000000ull;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '@') {
+            now += strtoull(line + 2, NULL, 10) * 1000u;
+        } else if ((line[0] == '>' || line[0] == '<') && fx->n_ev < MAX_EVENTS) {
+            struct event *e = &fx->ev[fx->n_ev++];
+            e->kind = line[0];
+            e->ts_us = now;
+            e->n = unescape(line + 2, e->bytes);
+        } else if (line[0] == '!' && fx->n_ev < MAX_EVENTS) {
+            struct event *e = &fx->ev[fx->n_ev++];
+            e->kind = line[2] == 'r' ? 'R' : 'F';
+            e->ts_us = now;
+        } else if (line[0] == '=' && fx->n_want < MAX_EXPECT) {
+            struct want *w = &fx->want[fx->n_want++];
+            if (sscanf(line + 2, "%u %47s %255s", &w->seq, w->verdict, w->flags) != 3)
+                return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void collect(void *ctx, const struct flow *f, struct exchange *x)
+{
+    (void)f;
+    struct got *g = ctx;
+    if (g->n >= MAX_EXPECT * 2)
+        return;
+    g->seq[g->n] = x->seq;
+    snprintf(g->verdict[g->n], sizeof g->verdict[0], "%s", verdict_name(x->verdict));
+    flags_str(x->flags, g->flags[g->n], sizeof g->flags[0]);
+    if (!g->flags[g->n][0])
+        snprintf(g->flags[g->n], sizeof g->flags[0], "-");
+    g->n++;
+}
+
+struct judge_ctx {
+    struct verdict_engine *v;
+    struct got *g;
+};
+
+static void judge(void *ctx, const struct flow *f, struct exchange *x)
+{
+    struct judge_ctx *j = ctx;
+    verdict_judge(j->v, f, x);
+    collect(j->g, f, x);
+}
+
+/* Sorted comma lists compare equal whatever the order they were written in. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void normalise(const char *in, char *out, size_t len)
+{
+    char tmp[256], *parts[32];
+    int n = 0;
+    snprintf(tmp, sizeof tmp, "%s", in);
+    for (char *tok = strtok(tmp, ","); tok && n < 32; tok = strtok(NULL, ","))
+        parts[n++] = tok;
+    qsort(parts, (size_t)n, sizeof parts[0], cmp_str);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        strncat(out, parts[i], len - strlen(out) - 1);
+        if (i + 1 < n)
+            strncat(out, ",", len - strlen(out) - 1);
+    }
+}
+
+/* Replay: chunk `split` (or every chunk when -1 and bytewise) cut at `at`. */
+static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
+                   struct got *g)
+{
+    memset(g, 0, sizeof *g);
+    struct verdict_engine *v = verdict_new(NULL);
+    struct judge_ctx jc = { v, g };
+    struct exchange_sink sink = { judge, &jc };
+    struct h1 *h = h1_new(&sink);
+    const struct stream_sink_ops *ops = h1_sink_ops();
+    struct flow f;
+    memset(&f, 0, sizeof f);
+    f.key.family = 4;
+    f.key.addr[0][0] = 10, f.key.addr[0][3] = 1;
+    f.key.addr[1][0] = 10, f.key.addr[1][3] = 2;
+    f.key.port[0] = 40000, f.key.port[1] = 80;
+    f.id = 1;
+    void *st = ops->open(h, &f);
+    enum end_reason end = END_FIN;
+    uint64_t last = 0;
+    for (int i = 0; i < fx->n_ev; i++) {
+        const struct event *e = &fx->ev[i];
+        last = e->ts_us;
+        if (e->kind == 'R' || e->kind == 'F') {
+            end = e->kind == 'R' ? END_RST : END_FIN;
+            break;
+        }
+        enum dir d = e->kind == '>' ? DIR_C2S : DIR_S2C;
+        if (bytewise) {
+            for (size_t k = 0; k < e->n; k++)
+                ops->data(st, d, e->bytes + k, 1, e->ts_us);
+        } else if (i == split && at > 0 && at < e->n) {
+            ops->data(st, d, e->bytes, at, e->ts_us);
+            ops->data(st, d, e->bytes + at, e->n - at, e->ts_us);
+        } else {
+            ops->data(st, d, e->bytes, e->n, e->ts_us);
+        }
+    }
+    ops->close(st, end, last);
+    h1_free(h);
+    verdict_free(v);
+}
+
+static void check(const char *name, const struct fixture *fx, const struct got *g,
+                  const char *how)
+{
+    if (g->n != fx->n_want) {
+        fprintf(stderr, "FAIL %s (%s): %d exchanges, want %d\n", name, how, g->n, fx->n_want);
+        failures++;
+        return;
+    }
+    for (int i = 0; i < g->n; i++) {
+        const struct want *w = &fx->want[i];
+        char a[256], b[256];
+        normalise(g->flags[i], a, sizeof a);
+        normalise(w->flags, b, sizeof b);
+        if (g->seq[i] != w->seq || strcmp(g->verdict[i], w->verdict) || strcmp(a, b)) {
+            fprintf(stderr, "FAIL %s (%s): exchange %d: got %u %s %s, want %u %s %s\n", name,
+                    how, i, g->seq[i], g->verdict[i], a, w->seq, w->verdict, b);
+            failures++;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "tests/h1";
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        fprintf(stderr, "cannot open %s\n", dir);
+        return 1;
+    }
+    static struct fixture fx;
+    static struct got g;
+    int files = 0;
+    long replays = 0;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".txt"))
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (load(path, &fx) != 0 || fx.n_want == 0) {
+            fprintf(stderr, "FAIL %s: cannot parse\n", path);
+            failures++;
+            continue;
+        }
+        files++;
+        int before = failures;
+        replay(&fx, -1, 0, 0, &g);
+        check(de->d_name, &fx, &g, "whole");
+        replays++;
+        for (int i = 0; i < fx.n_ev && failures == before; i++) {
+            for (size_t at = 1; at < fx.ev[i].n && failures == before; at++) {
+                char how[64];
+                snprintf(how, sizeof how, "chunk %d split at %zu", i, at);
+                replay(&fx, i, at, 0, &g);
+                check(de->d_name, &fx, &g, how);
+                replays++;
+            }
+        }
+        replay(&fx, -1, 0, 1, &g);
+        check(de->d_name, &fx, &g, "byte by byte");
+        replays++;
+    }
+    closedir(dh);
+    printf("%d fixtures, %ld replays, %d failures\n", files, replays, failures);
+    return failures || files == 0 ? 1 : 0;
+}
