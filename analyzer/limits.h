@@ -34,9 +34,11 @@
 #define REASM_MAX_OOO_SEGS 512u
 
 /* A hole that the receiver has acknowledged will never be retransmitted: it was lost
- * by the capture, not by the network. Wait this long (capture time) after the ACK
+ * by the capture, not by the network. After a bare ACK, wait this long (capture time)
  * before declaring the gap, because multi-queue capture can put an ACK tens of
- * microseconds before the data it acknowledges. */
+ * microseconds before the data it acknowledges. A segment carrying data that
+ * acknowledges the hole declares it at once: the receiver answered those bytes, so
+ * the dissector must not see the answer first. */
 #define REASM_ACKED_HOLE_GRACE_US 20000u
 
 /* Segments further than this ahead of the next expected byte are not buffered: they

@@ -296,7 +296,7 @@ static void data_segment(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t
 
 /* The peer acknowledged bytes this direction never delivered. Once the grace period
  * has passed and they are still missing, the capture lost them: skip the hole. */
-static void check_acked_hole(struct ctx *c, uint64_t ts)
+static void check_acked_hole(struct ctx *c, uint64_t ts, bool now)
 {
     struct half *h = c->h;
     if (!h->hole_acked)
@@ -305,7 +305,7 @@ static void check_acked_hole(struct ctx *c, uint64_t ts)
         h->hole_acked = false;
         return;
     }
-    if (ts < h->hole_acked_us + REASM_ACKED_HOLE_GRACE_US)
+    if (!now && ts < h->hole_acked_us + REASM_ACKED_HOLE_GRACE_US)
         return;
     h->hole_acked = false;
     skip_to(c, h->hole_ack, ts);
@@ -342,7 +342,10 @@ void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
         note_ack(&rf->h[!d], p->ack, ts);
     for (int i = 0; i < 2; i++) {
         struct ctx ci = { r, rf, f, (enum dir)i, &rf->h[i] };
-        check_acked_hole(&ci, ts);
+        /* Data that acknowledges the peer's missing bytes was sent after the peer's
+         * bytes arrived: the sink must see those first, so the hole is given up now,
+         * without the grace a bare ACK gets. */
+        check_acked_hole(&ci, ts, i != (int)d && p->payload_len > 0);
     }
     if (p->tcp_flags & TCP_RST)
         return; /* data in a RST is not part of the stream */

@@ -204,8 +204,12 @@ static int on_message_begin(llhttp_t *p)
         if (!x) { /* a response with no request: the capture lost it, or began late */
             c->h->st.orphan_responses++;
             x = q_push(c);
-            if (x)
+            if (x) {
                 x->req_complete = true;
+                /* a gap on the client side since the last request: it took this
+                 * response's request with it */
+                x->flags |= c->side[DIR_C2S].pending_flags & XF_GAP;
+            }
         }
     }
     s->cur = x;
@@ -429,6 +433,14 @@ static void message_done(struct h1_side *s)
     }
 }
 
+/* Bytes that could begin a message of this side (a prefix is enough). */
+static bool looks_like_start(const struct h1_side *s, const uint8_t *p, size_t n)
+{
+    if (s->d == DIR_C2S)
+        return h1_is_request_line(p, n);
+    return memcmp(p, "HTTP/1.", n < 7 ? n : 7) == 0;
+}
+
 /* Find where a message could start after lost or rejected bytes: at a line start, a
  * request line (client side) or "HTTP/1." (server side). Returns the offset or n. */
 static size_t find_message_start(const struct h1_side *s, const uint8_t *p, size_t n,
@@ -441,9 +453,7 @@ static size_t find_message_start(const struct h1_side *s, const uint8_t *p, size
             if (++i >= n)
                 break;
         }
-        if (s->d == DIR_C2S ? h1_is_request_line(p + i, n - i)
-                            : (n - i >= 7 ? memcmp(p + i, "HTTP/1.", 7) == 0
-                                          : memcmp(p + i, "HTTP/1.", n - i) == 0))
+        if (looks_like_start(s, p + i, n - i))
             return i;
     }
     return n;
@@ -458,20 +468,39 @@ static void side_reset_parser(struct h1_side *s)
     s->field_len = 0;
 }
 
+/* llhttp announces a message at its first byte, before it has checked a single one:
+ * an exchange whose start line never parsed is not an exchange. If it is the newest
+ * one queued and nothing else refers to it, forget it. Returns true if dropped. */
+static bool drop_if_empty(struct h1_conn *c, struct exchange *x)
+{
+    bool empty = x->has_request ? x->t_hdr_us == 0 && !x->status && !x->n_interim
+                                : !x->status && !x->n_interim;
+    if (!empty || !c->q_len || q_at(c, c->q_len - 1) != x)
+        return false;
+    for (int d = 0; d < 2; d++)
+        if (c->side[d].cur == x)
+            return false;
+    c->q_len--;
+    c->next_seq--;
+    c->h->next_id--;
+    x_recycle(c->h, x);
+    return true;
+}
+
 /* The message in progress cannot be followed any further (`why`: XF_GAP for lost
  * bytes, XF_RESYNC for bytes llhttp rejected). Its exchange is flagged and no longer
  * waits for this direction; the next message found is flagged too. */
 static void lose_message(struct h1_side *s, uint32_t why)
 {
     struct exchange *x = s->cur;
-    if (x) {
+    s->cur = NULL;
+    if (x && !drop_if_empty(s->conn, x)) {
         x->flags |= why;
         if (s->d == DIR_C2S)
             x->req_complete = true;
         else if (x->status)
             x->resp_complete = true; /* its final status was seen; the rest is lost */
     }
-    s->cur = NULL;
     side_reset_parser(s);
     s->state = H1_RESYNC;
     s->pending_flags |= why | XF_RESYNC;
@@ -601,6 +630,25 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
         side_reset_parser(s);
         p += k;
         n -= k;
+    }
+    /* Between messages, the bytes must start like one (after the empty lines RFC 9112
+     * 2.2 lets a peer send); otherwise this direction is not speaking HTTP here. */
+    if (s->state == H1_IDLE) {
+        size_t k = 0;
+        while (k < n && (p[k] == '\r' || p[k] == '\n'))
+            k++;
+        if (k < n && !looks_like_start(s, p + k, n - k)) {
+            s->state = H1_RESYNC;
+            size_t m = find_message_start(s, p + k, n - k, false);
+            c->h->st.resync_skipped += m;
+            if (k + m == n)
+                return;
+            c->h->st.resyncs++;
+            s->pending_flags |= XF_RESYNC;
+            side_reset_parser(s);
+            p += k + m;
+            n -= k + m;
+        }
     }
     /* The trap: a final answer came before the body of this request. If the client
      * now starts a request line, the body was abandoned and this is a new request
