@@ -128,9 +128,9 @@ static long link_header(int linktype, struct rd *r)
     return -1;
 }
 
-static uint32_t guess_ip(const struct rd *r)
+static uint32_t guess_ip(struct rd *r)
 {
-    if (rd_left(r) < 1)
+    if (!rd_need(r, 1)) /* no IP header at all: truncated, not "not IP" */
         return 0;
     switch (r->p[0] >> 4) {
     case 4:
@@ -238,7 +238,9 @@ static struct rd clamp_span(const struct rd *r, size_t ip_span, uint32_t *cut)
     return rd_make(r->p, ip_span < have ? ip_span : have);
 }
 
-static enum dec_result ipv4(struct rd *r, int snap_cut, struct dec_pkt *out)
+/* `snap_cut` is how many bytes of the frame the snaplen removed (wire - captured): an
+ * IP length may reach that far past the capture, never further. */
+static enum dec_result ipv4(struct rd *r, uint32_t snap_cut, struct dec_pkt *out)
 {
     const uint8_t *ip = r->p;
     size_t have = rd_left(r);
@@ -266,7 +268,7 @@ static enum dec_result ipv4(struct rd *r, int snap_cut, struct dec_pkt *out)
         return DEC_BAD_IP;
     if (ihl > have)
         return DEC_TRUNCATED;
-    if (total > have && !snap_cut)
+    if (total > have && total - have > snap_cut)
         return DEC_BAD_IP; /* claims bytes the frame never had */
     out->family = 4;
     memset(out->src, 0, sizeof out->src);
@@ -290,7 +292,7 @@ static enum dec_result ipv4(struct rd *r, int snap_cut, struct dec_pkt *out)
     }
 }
 
-static enum dec_result ipv6(struct rd *r, int snap_cut, struct dec_pkt *out)
+static enum dec_result ipv6(struct rd *r, uint32_t snap_cut, struct dec_pkt *out)
 {
     const uint8_t *ip = r->p;
     uint32_t vtf = rd_be32(r);
@@ -306,7 +308,7 @@ static enum dec_result ipv6(struct rd *r, int snap_cut, struct dec_pkt *out)
     size_t have = rd_left(r);
     if (plen == 0) /* jumbogram or offload: take what was captured */
         plen = have > 0xffff ? 0xffff : (uint16_t)have;
-    if (plen > have && !snap_cut)
+    if (plen > have && plen - have > snap_cut)
         return DEC_BAD_IP;
     out->family = 6;
     memcpy(out->src, src, 16);
@@ -377,7 +379,7 @@ enum dec_result dec_packet(int linktype, const uint8_t *data, uint32_t caplen,
         return DEC_TOO_DEEP;
     if (r.bad)
         return DEC_TRUNCATED;
-    int snap_cut = caplen < wire_len;
+    uint32_t snap_cut = wire_len > caplen ? wire_len - caplen : 0;
     if (type == ETH_IPV4)
         return ipv4(&r, snap_cut, out);
     if (type == ETH_IPV6)

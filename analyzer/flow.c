@@ -216,6 +216,29 @@ int flow_http_start(const uint8_t *p, uint32_t n)
     return -1;
 }
 
+static void swap_u64(uint64_t v[2])
+{
+    uint64_t t = v[0];
+    v[0] = v[1];
+    v[1] = t;
+}
+
+/* Make endpoint ep the client. What was counted before the roles were settled moves
+ * with its sender: a SYN or a first payload that overturns the port guess must not
+ * leave the packets, bytes and FINs seen so far on the wrong side. */
+static void set_client(struct flow *f, uint8_t ep)
+{
+    if (f->client_ep == ep)
+        return;
+    f->client_ep = ep;
+    swap_u64(f->packets);
+    swap_u64(f->payload_bytes);
+    swap_u64(f->wire_bytes);
+    bool fin = f->fin_seen[0];
+    f->fin_seen[0] = f->fin_seen[1];
+    f->fin_seen[1] = fin;
+}
+
 static struct flow *lookup(struct flow_table *t, const struct flow_key *k, uint32_t h)
 {
     for (uint32_t i = t->buckets[h & (t->n_buckets - 1)]; i != NONE; i = t->pool[i].hash_next)
@@ -292,7 +315,7 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
     if (!f->syn_seen && (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_RST)) {
         f->syn_seen = true;
         f->roles = ROLES_SYN;
-        f->client_ep = (p->tcp_flags & TCP_ACK) ? (uint8_t)!src_ep : src_ep;
+        set_client(f, (p->tcp_flags & TCP_ACK) ? (uint8_t)!src_ep : src_ep);
         f->client_syn_seq = (p->tcp_flags & TCP_ACK) ? 0 : p->seq;
     }
     if (!f->payload_seen && p->payload_len > 0) {
@@ -302,7 +325,7 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
         if (f->roles == ROLES_PORT) {
             int c = flow_http_start(p->payload, p->payload_len);
             if (c >= 0) {
-                f->client_ep = c ? src_ep : (uint8_t)!src_ep;
+                set_client(f, c ? src_ep : (uint8_t)!src_ep);
                 f->roles = ROLES_PAYLOAD;
             }
         }

@@ -26,6 +26,7 @@ struct half {
     uint32_t fin_seq;         /* sequence number of the FIN, when fin */
     uint32_t hole_ack;        /* the peer acknowledged up to here, past next_seq */
     uint64_t hole_acked_us;   /* when that was first seen */
+    uint32_t hole_ack_timed;  /* what was acknowledged then: all the grace covers */
     uint32_t ooo_bytes;       /* held bytes in ooo */
     uint32_t ooo_segs;
     bool started;             /* next_seq is known */
@@ -184,7 +185,7 @@ static void hold(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t n, uint
     bool keep = p && !c->rf->detached;
     uint32_t cur = seq, end = seq + n;
     struct seg **pp = &h->ooo;
-    bool overlapped = false;
+    bool overlapped = false, fresh = false;
     while (seq_lt(cur, end)) {
         struct seg *s = *pp;
         if (s && seq_le(s->seq + s->len, cur)) {
@@ -207,6 +208,7 @@ static void hold(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t n, uint
             piece_end = s->seq;
         }
         uint32_t len = piece_end - cur;
+        fresh = true;
         struct seg *ns = malloc(sizeof *ns + (keep ? len : 0));
         if (!ns) { /* the piece becomes a hole, reported as a gap later */
             c->r->st.alloc_failures++;
@@ -231,7 +233,11 @@ static void hold(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t n, uint
         pp = &ns->next;
         cur = piece_end;
     }
-    if (overlapped)
+    /* Counted as for delivered bytes: all seen before is a retransmission, partly
+     * seen an overlap. */
+    if (n && !fresh)
+        c->rf->c.retransmissions++;
+    else if (overlapped)
         c->rf->c.overlaps++;
 }
 
@@ -249,8 +255,13 @@ static void data_segment(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t
             if (old >= n) { /* all data already seen: a retransmission */
                 if (n)
                     k->retransmissions++;
-                if (old < n + cut)
+                if (old < n + cut) {
+                    /* The cut reaches past next_seq. Held runs it covers are behind
+                     * the stream now: drain them, or skip_to() would never advance
+                     * past them. */
                     gap(c, n + cut - old, ts);
+                    drain(c, ts, false);
+                }
                 return;
             }
             k->overlaps++;
@@ -308,7 +319,14 @@ static void check_acked_hole(struct ctx *c, uint64_t ts, bool now)
     if (!now && ts < h->hole_acked_us + REASM_ACKED_HOLE_GRACE_US)
         return;
     h->hole_acked = false;
-    skip_to(c, h->hole_ack, ts);
+    skip_to(c, now ? h->hole_ack : h->hole_ack_timed, ts);
+    /* Bytes acknowledged by a later bare ACK may still be on their way (multi-queue
+     * capture): they get a grace period of their own. */
+    if (!now && !h->done && seq_lt(h->next_seq, h->hole_ack)) {
+        h->hole_acked = true;
+        h->hole_acked_us = ts;
+        h->hole_ack_timed = h->hole_ack;
+    }
 }
 
 static void note_ack(struct half *h, uint32_t ack, uint64_t ts)
@@ -322,7 +340,7 @@ static void note_ack(struct half *h, uint32_t ack, uint64_t ts)
     if (!h->hole_acked) {
         h->hole_acked = true;
         h->hole_acked_us = ts;
-        h->hole_ack = ack;
+        h->hole_ack = h->hole_ack_timed = ack;
     } else if (seq_lt(h->hole_ack, ack)) {
         h->hole_ack = ack;
     }

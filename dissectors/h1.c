@@ -471,9 +471,10 @@ static void side_reset_parser(struct h1_side *s)
 /* llhttp announces a message at its first byte, before it has checked a single one:
  * an exchange whose start line never parsed is not an exchange. If it is the newest
  * one queued and nothing else refers to it, forget it. Returns true if dropped. */
-static bool drop_if_empty(struct h1_conn *c, struct exchange *x)
+static bool drop_if_empty(struct h1_side *s, struct exchange *x)
 {
-    bool empty = x->has_request ? x->t_hdr_us == 0 && !x->status && !x->n_interim
+    struct h1_conn *c = s->conn;
+    bool empty = x->has_request ? s->raw.len == 0 && !x->s[XS_METHOD].len && !x->status
                                 : !x->status && !x->n_interim;
     if (!empty || !c->q_len || q_at(c, c->q_len - 1) != x)
         return false;
@@ -487,6 +488,30 @@ static bool drop_if_empty(struct h1_conn *c, struct exchange *x)
     return true;
 }
 
+/* A request llhttp rejected before the end of its header block (an unknown method, a
+ * missing target or version): the server may still have answered it, so keep its
+ * start line as read, with our own tolerant split, and its raw bytes. */
+static void salvage_request(struct h1_side *s, struct exchange *x)
+{
+    const char *p = s->raw.p, *e = s->raw.p + s->raw.len;
+    while (p < e && (*p == '\r' || *p == '\n'))
+        p++;
+    const char *m = p;
+    while (p < e && *p != ' ' && *p != '\r' && *p != '\n')
+        p++;
+    if (!x->s[XS_METHOD].len)
+        sbuf_add(&x->s[XS_METHOD], m, (size_t)(p - m));
+    while (p < e && *p == ' ')
+        p++;
+    const char *u = p;
+    while (p < e && *p != ' ' && *p != '\r' && *p != '\n')
+        p++;
+    if (!x->s[XS_URI].len)
+        sbuf_add(&x->s[XS_URI], u, (size_t)(p - u));
+    if (!x->s[XS_RAW_REQUEST].len)
+        sbuf_add(&x->s[XS_RAW_REQUEST], s->raw.p, s->raw.len);
+}
+
 /* The message in progress cannot be followed any further (`why`: XF_GAP for lost
  * bytes, XF_RESYNC for bytes llhttp rejected). Its exchange is flagged and no longer
  * waits for this direction; the next message found is flagged too. */
@@ -494,12 +519,15 @@ static void lose_message(struct h1_side *s, uint32_t why)
 {
     struct exchange *x = s->cur;
     s->cur = NULL;
-    if (x && !drop_if_empty(s->conn, x)) {
+    if (x && !drop_if_empty(s, x)) {
         x->flags |= why;
-        if (s->d == DIR_C2S)
+        if (s->d == DIR_C2S) {
             x->req_complete = true;
-        else if (x->status)
+            if (!x->t_hdr_us) /* rejected inside its header block: keep what was read */
+                salvage_request(s, x);
+        } else if (x->status) {
             x->resp_complete = true; /* its final status was seen; the rest is lost */
+        }
     }
     side_reset_parser(s);
     s->state = H1_RESYNC;
@@ -601,8 +629,11 @@ static void *conn_open(void *owner, const struct flow *f)
     for (int d = 0; d < 2; d++) {
         struct h1_side *s = &c->side[d];
         llhttp_init(&s->parser, d == DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE, &h->settings);
-        /* a passive observer sees what the peers did, not what they should have done */
+        /* A passive observer must follow what the peers accepted, not what they
+         * should have: bytes after "Connection: close", bare LF line ends (RFC 9112
+         * 2.2 lets a recipient accept them) and odd bytes in header values. */
         llhttp_set_lenient_keep_alive(&s->parser, 1);
+        llhttp_set_lenient_headers(&s->parser, 1);
         s->parser.data = s;
         s->conn = c;
         s->d = (enum dir)d;
@@ -781,27 +812,32 @@ bool h1_is_request_line(const uint8_t *p, size_t n)
     size_t i = 0;
     while (i < n && i < 24 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-' || p[i] == '_'))
         i++;
-    if (i == 0 || (i < n && p[i] != ' ') || i == 24)
+    if (i == 0 || i == 24 || (i < n && p[i] != ' '))
         return false;
     if (i == n)
         return true;
-    i++; /* the space */
-    size_t t = i;
-    while (i < n && p[i] > ' ' && p[i] < 0x7f)
-        i++;
-    if (i == t && i < n)
-        return false;
-    if (i == n)
-        return true;
-    if (p[i] != ' ')
-        return false;
-    i++;
-    static const char v[] = "HTTP/1.";
-    for (size_t k = 0; k < 7; k++, i++) {
-        if (i == n)
-            return true;
-        if (p[i] != (uint8_t)v[k])
+    size_t target = ++i;
+    /* The rest of the line: printable bytes up to LF. A target with spaces in it is
+     * malformed, but scanners send them and servers answer 400, so the line counts
+     * as long as it ends with the version. */
+    size_t spaces = 0, last_space = 0;
+    for (; i < n && p[i] != '\n'; i++) {
+        if (p[i] == ' ') {
+            spaces++;
+            last_space = i;
+        } else if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\t') || p[i] == 0x7f) {
             return false;
+        }
     }
-    return i == n || (p[i] >= '0' && p[i] <= '9');
+    if (i == n)
+        return true; /* the line goes on past what we have */
+    size_t end = i > target && p[i - 1] == '\r' ? i - 1 : i;
+    if (end == target || p[target] == ' ')
+        return false;
+    if (spaces == 0)
+        return true; /* no version: HTTP/0.9 style, or a request servers answer 400 */
+    static const char v[] = "HTTP/1.";
+    size_t vlen = end - (last_space + 1);
+    return vlen == 8 && memcmp(p + last_space + 1, v, 7) == 0 && p[end - 1] >= '0' &&
+           p[end - 1] <= '9';
 }
