@@ -26,11 +26,14 @@
  * stray ACKs, so that they do not open a new mid-stream flow. */
 #define FLOW_DEFAULT_LINGER_US (5ull * 1000000ull)
 
-/* Out-of-order bytes held per flow and in total (option --ooo-cap-mb for the total).
- * Past either cap the oldest hole of the flow is declared a gap and skipped. */
+/* Out-of-order bytes held per direction of a flow and in total (option --ooo-cap-mb
+ * for the total). Past either cap the oldest hole of that direction is declared a gap
+ * and skipped. Per direction, because each direction's holes fill independently: one
+ * flow holds at most twice this. */
 #define REASM_MAX_OOO_PER_FLOW (1024u * 1024u)
 #define REASM_DEFAULT_OOO_GLOBAL (256ull * 1024u * 1024u)
-/* Out-of-order segments held per flow, whatever their size (tiny-segment floods). */
+/* Out-of-order segments held per direction, whatever their size (tiny-segment
+ * floods). */
 #define REASM_MAX_OOO_SEGS 512u
 
 /* A hole that the receiver has acknowledged will never be retransmitted: it was lost
@@ -41,8 +44,9 @@
  * the dissector must not see the answer first. */
 #define REASM_ACKED_HOLE_GRACE_US 20000u
 
-/* Segments further than this ahead of the next expected byte are not buffered: they
- * are taken as a desynchronised or crafted stream and skip the hole at once. */
+/* Segments further than this ahead of the next expected byte are not believable (a
+ * desynchronised or crafted stream): they are dropped and counted (out_of_window).
+ * Real loss that large is caught by the acknowledged-hole rule instead. */
 #define REASM_MAX_SEQ_JUMP (64u * 1024u * 1024u)
 
 /* nDPI sees at most this many packets with payload per flow; then it gives up and
