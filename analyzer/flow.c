@@ -304,7 +304,7 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
     if (f && syn_only && (f->closing || (f->syn_seen && src_ep == f->client_ep &&
                                          f->client_syn_seq != p->seq && f->payload_seen))) {
         t->st.port_reuse++;
-        release_flow(t, f, END_NONE);
+        release_flow(t, f, END_REUSED);
         f = NULL;
     }
     if (!f) {
@@ -419,6 +419,7 @@ const char *flow_end_reason_name(enum end_reason r)
     case END_TIMEOUT: return "timeout";
     case END_CAPTURE_END: return "capture_end";
     case END_EVICTED: return "evicted";
+    case END_REUSED: return "reused";
     default: return "open";
     }
 }

@@ -34,6 +34,8 @@ enum end_reason {
     END_TIMEOUT,     /* idle longer than the inactivity timeout */
     END_CAPTURE_END, /* still open when the capture ended */
     END_EVICTED,     /* pushed out because the flow pool was full */
+    END_REUSED,      /* a new connection (SYN with another ISN) took over its 5-tuple
+                        before any FIN or RST of this one was seen */
 };
 
 /* How the client/server roles were decided. */

@@ -408,6 +408,8 @@ static void test_port_reuse(void)
     CHECK_EQ(h.f->client_syn_seq, 99999);
     CHECK_EQ(rel.n, 2);
     CHECK_EQ(rel.v[1].id, 2);
+    CHECK_EQ(rel.v[1].end_reason, END_REUSED);
+    CHECK_STR(flow_end_reason_name(END_REUSED), "reused");
     CHECK_EQ(rel.v[1].payload_bytes[DIR_C2S], 5);
     CHECK_EQ(flow_table_stats(t)->port_reuse, 2);
     CHECK_EQ(flow_table_stats(t)->active, 1);
