@@ -1,11 +1,15 @@
 /* cap.c: see cap.h. */
+#define _GNU_SOURCE /* fopencookie */
 #include "cap.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <zlib.h>
 
 #include "decode.h"
 
@@ -14,6 +18,7 @@ struct cap {
     int n_paths;
     int cur;             /* index of the open input, or n_paths when done */
     pcap_t *p;
+    gzFile gz;           /* the open input, when it is gzip-compressed */
     int linktype;
     uint64_t done_before; /* sizes of inputs already finished */
     uint64_t total_size;
@@ -22,25 +27,65 @@ struct cap {
     struct cap_stats st;
 };
 
+/* gzip-compressed captures (Zeek's test traces, rotated span-port files) are read
+ * through zlib: libpcap reads from a FILE, and fopencookie makes one of a gzFile. */
+static ssize_t gz_read(void *cookie, char *buf, size_t n)
+{
+    int got = gzread(cookie, buf, n > (1u << 30) ? (1u << 30) : (unsigned)n);
+    return got < 0 ? -1 : got;
+}
+
+static int gz_close(void *cookie)
+{
+    return gzclose(cookie) == Z_OK ? 0 : -1;
+}
+
+/* The input as a FILE, decompressing it when it starts with the gzip magic. */
+static FILE *open_input(const char *path, gzFile *gz, char *err, size_t err_len)
+{
+    *gz = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    int b0 = getc(f), b1 = getc(f);
+    if (b0 != 0x1f || b1 != 0x8b) {
+        rewind(f);
+        return f;
+    }
+    fclose(f);
+    *gz = gzopen(path, "rb");
+    cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+    FILE *cf = *gz ? fopencookie(*gz, "r", io) : NULL;
+    if (!cf) {
+        if (*gz)
+            gzclose(*gz);
+        *gz = NULL;
+        snprintf(err, err_len, "%s: cannot read gzip data", path);
+    }
+    return cf;
+}
+
 /* Open one input, check its link type. Returns NULL with a reason in err. */
-static pcap_t *open_one(const char *path, int *linktype, char *err, size_t err_len)
+static pcap_t *open_one(const char *path, int *linktype, gzFile *gz, char *err,
+                        size_t err_len)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO,
+    FILE *f = open_input(path, gz, err, err_len);
+    if (!f)
+        return NULL;
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO,
                                                           ebuf);
     if (!p) {
+        fclose(f);
+        *gz = NULL;
         /* libpcap says "unknown file format" for anything that is not a capture */
         if (strstr(ebuf, "unknown file format") || strstr(ebuf, "truncated dump file") ||
             strstr(ebuf, "bad dump file format"))
             snprintf(err, err_len, "%s: not a pcap or pcapng file (%s)", path, ebuf);
-        else {
-            /* libpcap often starts its message with the path already */
-            size_t plen = strlen(path);
-            const char *why = strncmp(ebuf, path, plen) == 0 && ebuf[plen] == ':'
-                                  ? ebuf + plen + 1 + (ebuf[plen + 1] == ' ')
-                                  : ebuf;
-            snprintf(err, err_len, "%s: %s", path, why);
-        }
+        else
+            snprintf(err, err_len, "%s: %s", path, ebuf);
         return NULL;
     }
     *linktype = pcap_datalink(p);
@@ -49,6 +94,7 @@ static pcap_t *open_one(const char *path, int *linktype, char *err, size_t err_l
         snprintf(err, err_len, "%s: unsupported link type %d (%s)", path, *linktype,
                  name ? name : "unknown");
         pcap_close(p);
+        *gz = NULL;
         return NULL;
     }
     return p;
@@ -73,7 +119,8 @@ struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, siz
      * a long run over the first ones. */
     for (int i = 0; i < n_paths; i++) {
         int lt;
-        pcap_t *p = open_one(paths[i], &lt, err, err_len);
+        gzFile gz;
+        pcap_t *p = open_one(paths[i], &lt, &gz, err, err_len);
         if (!p) {
             free(c);
             return NULL;
@@ -85,16 +132,24 @@ struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, siz
     return c;
 }
 
+/* Close the open input (libpcap closes its FILE, and so the gzFile behind it). */
+static void close_current(struct cap *c)
+{
+    if (!c->p)
+        return;
+    pcap_close(c->p);
+    c->p = NULL;
+    c->gz = NULL;
+    c->done_before += c->cur_size;
+    c->cur_size = 0;
+}
+
 /* Move to the next input; false when there is none. */
 static bool advance(struct cap *c, char *err, size_t err_len)
 {
-    if (c->p) {
-        pcap_close(c->p);
-        c->p = NULL;
-        c->done_before += c->cur_size;
-    }
+    close_current(c);
     while (++c->cur < c->n_paths) {
-        c->p = open_one(c->paths[c->cur], &c->linktype, err, err_len);
+        c->p = open_one(c->paths[c->cur], &c->linktype, &c->gz, err, err_len);
         if (!c->p) /* the file changed since cap_open_files() */
             return false;
         c->cur_size = file_size(c->paths[c->cur]);
@@ -134,10 +189,7 @@ enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t
         }
         const char *path = c->paths[c->cur];
         if (rc == PCAP_ERROR_BREAK || rc == 0) { /* end of this file */
-            pcap_close(c->p);
-            c->p = NULL;
-            c->done_before += c->cur_size;
-            c->cur_size = 0;
+            close_current(c);
             continue;
         }
         /* libpcap reports a record cut short as an error that mentions truncation;
@@ -147,10 +199,7 @@ enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t
         snprintf(err, err_len, "%s: %s after %llu packets%s", path,
                  trunc ? "truncated record" : why, (unsigned long long)c->cur_packets,
                  trunc ? "; analysed up to the break" : "");
-        pcap_close(c->p);
-        c->p = NULL;
-        c->done_before += c->cur_size;
-        c->cur_size = 0;
+        close_current(c);
         if (!trunc)
             return CAP_ERROR;
         c->st.truncated = true;
@@ -163,7 +212,7 @@ void cap_progress(const struct cap *c, uint64_t *done, uint64_t *total)
     uint64_t pos = 0;
     if (c->p) {
         FILE *f = pcap_file(c->p);
-        long off = f ? ftell(f) : -1;
+        long off = c->gz ? (long)gzoffset(c->gz) : f ? ftell(f) : -1;
         pos = off > 0 ? (uint64_t)off : 0;
     }
     *done = c->done_before + pos;
@@ -179,7 +228,6 @@ void cap_free(struct cap *c)
 {
     if (!c)
         return;
-    if (c->p)
-        pcap_close(c->p);
+    close_current(c);
     free(c);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cap.h"
 #include "check.h"
@@ -284,6 +285,70 @@ static void expect_open_error(const char *const *files, int n, const char *want)
     CHECK(strchr(err, '\n') == NULL);
 }
 
+/* Compress `src` into `dst` with zlib, whole or cut `cut` bytes short. */
+static void gzip_file(const char *src, const char *dst, size_t cut)
+{
+    FILE *in = fopen(src, "rb");
+    gzFile out = gzopen(dst, "wb");
+    if (!in || !out)
+        abort();
+    unsigned char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, in);
+    fclose(in);
+    if (gzwrite(out, buf, (unsigned)(n - cut)) != (int)(n - cut) || gzclose(out) != Z_OK)
+        abort();
+}
+
+static void test_gzip(void)
+{
+    check_case("gzip-compressed pcap and pcapng, whole and truncated");
+    const char *plain = tmp("g.pcap"), *ng = tmp("g.pcapng"), *gz = tmp("g.pcap.gz"),
+               *ngz = tmp("g.pcapng.gz"), *tgz = tmp("t.pcap.gz");
+    struct pcapw_file *w = open_w(plain, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    frame_eth("z1");
+    put(w, 1000);
+    frame_eth("z2");
+    put(w, 2000);
+    CHECK_EQ(pcapw_close(w, 0), 0);
+    w = open_w(ng, PCAPW_PCAPNG, PCAPW_LINK_ETHERNET, 0);
+    frame_eth("n1");
+    put(w, 3000);
+    CHECK_EQ(pcapw_close(w, 0), 0);
+    gzip_file(plain, gz, 0);
+    gzip_file(ng, ngz, 0);
+    gzip_file(plain, tgz, 10); /* the decompressed file ends inside its last record */
+
+    const char *const files[] = { gz, ngz, tgz };
+    char err[512];
+    struct cap *cp = cap_open_files(files, 3, err, sizeof err);
+    CHECK(cp != NULL);
+    if (!cp)
+        return;
+    expect_packet(cp, gz, 1, DLT_EN10MB, "z1", 56, 56);
+    expect_packet(cp, gz, 2, DLT_EN10MB, "z2", 56, 56);
+    expect_packet(cp, ngz, 3, DLT_EN10MB, "n1", 56, 56);
+    expect_packet(cp, tgz, 1, DLT_EN10MB, "z1", 56, 56);
+    char want[700];
+    snprintf(want, sizeof want,
+             "%s: truncated record after 1 packets; analysed up to the break", tgz);
+    expect_event(cp, CAP_TRUNCATED, want);
+    expect_event(cp, CAP_END, NULL);
+    uint64_t done, total;
+    cap_progress(cp, &done, &total);
+    CHECK_EQ(total, size_of(gz) + size_of(ngz) + size_of(tgz));
+    CHECK_EQ(done, total);
+    cap_free(cp);
+
+    check_case("gzip data that is not a capture");
+    const char *junk = tmp("junk.gz");
+    gzFile j = gzopen(junk, "wb");
+    gzputs(j, "this is not a capture file, only text\n");
+    gzclose(j);
+    snprintf(want, sizeof want, "%s: not a pcap or pcapng file (unknown file format)",
+             junk);
+    expect_open_error(&junk, 1, want);
+}
+
 static void test_bad_inputs(void)
 {
     char want[700];
@@ -344,6 +409,7 @@ int main(void)
     test_snaplen();
     test_truncated();
     test_bad_inputs();
+    test_gzip();
     for (int i = 0; i < n_paths; i++)
         unlink(paths[i]);
     rmdir(dir);
