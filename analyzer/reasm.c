@@ -24,6 +24,7 @@ struct half {
     struct seg *ooo;          /* sorted by seq, never overlapping */
     uint32_t next_seq;        /* next byte to deliver */
     uint32_t fin_seq;         /* sequence number of the FIN, when fin */
+    uint64_t fin_us;          /* when the FIN arrived */
     uint32_t hole_ack;        /* the peer acknowledged up to here, past next_seq */
     uint64_t hole_acked_us;   /* when that was first seen */
     uint32_t hole_ack_timed;  /* what was acknowledged then: all the grace covers */
@@ -100,11 +101,23 @@ static bool sink_ready(struct ctx *c)
     return rf->st != NULL;
 }
 
-static void advance(struct half *h, uint32_t n)
+/* The direction's bytes are all delivered up to its FIN: tell the sink, which may
+ * want to know who closed first (an open sink only: a FIN alone opens nothing). */
+static void reach_fin(struct ctx *c, uint64_t ts)
 {
+    c->h->done = true;
+    /* held bytes flushed at close carry their own, earlier time: the end of the
+     * direction is not before its FIN arrived */
+    if (c->rf->st && c->r->ops->eof)
+        c->r->ops->eof(c->rf->st, c->d, ts > c->h->fin_us ? ts : c->h->fin_us);
+}
+
+static void advance(struct ctx *c, uint32_t n, uint64_t ts)
+{
+    struct half *h = c->h;
     h->next_seq += n;
     if (h->fin && h->next_seq == h->fin_seq)
-        h->done = true;
+        reach_fin(c, ts);
 }
 
 static void deliver(struct ctx *c, const uint8_t *p, uint32_t n, uint64_t ts)
@@ -113,7 +126,7 @@ static void deliver(struct ctx *c, const uint8_t *p, uint32_t n, uint64_t ts)
         return;
     if (p && sink_ready(c))
         c->r->ops->data(c->rf->st, c->d, p, n, ts);
-    advance(c->h, n);
+    advance(c, n, ts);
 }
 
 static void gap(struct ctx *c, uint32_t missing, uint64_t ts)
@@ -124,7 +137,7 @@ static void gap(struct ctx *c, uint32_t missing, uint64_t ts)
     c->rf->c.gaps++;
     if (sink_ready(c))
         c->r->ops->gap(c->rf->st, c->d, missing, ts);
-    advance(c->h, missing);
+    advance(c, missing, ts);
 }
 
 static void seg_free(struct reasm *r, struct half *h, struct seg *s)
@@ -386,8 +399,9 @@ void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
     if ((p->tcp_flags & TCP_FIN) && h->started && !h->fin) {
         h->fin = true;
         h->fin_seq = seq + span;
+        h->fin_us = ts;
         if (h->next_seq == h->fin_seq)
-            h->done = true;
+            reach_fin(&c, ts);
     }
 }
 

@@ -55,6 +55,7 @@ struct h1_conn {
     uint32_t q_head, q_len;
     uint32_t next_seq;
     uint64_t now_us;         /* capture time of the bytes being parsed */
+    bool client_eof;         /* the client's FIN was reached */
 };
 
 struct h1 {
@@ -731,6 +732,26 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
     emit_ready(c);
 }
 
+/* The server closed its side. A request it had not fully received (headers or body
+ * still to come, and not given up by the client) was cut off: server_closed. */
+static void conn_eof(void *st, enum dir d, uint64_t ts_us)
+{
+    struct h1_conn *c = st;
+    if (ts_us > c->now_us)
+        c->now_us = ts_us;
+    if (d == DIR_C2S) {
+        c->client_eof = true; /* the client stopped sending: nothing left to cut off */
+        return;
+    }
+    if (c->client_eof)
+        return;
+    for (uint32_t i = 0; i < c->q_len; i++) {
+        struct exchange *x = q_at(c, i);
+        if (x->has_request && !x->req_complete)
+            x->flags |= XF_SERVER_CLOSED;
+    }
+}
+
 static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
 {
     struct h1_conn *c = st;
@@ -758,6 +779,7 @@ static const struct stream_sink_ops ops = {
     .open = conn_open,
     .data = conn_data,
     .gap = conn_gap,
+    .eof = conn_eof,
     .close = conn_close,
 };
 

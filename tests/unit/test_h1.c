@@ -3,7 +3,8 @@
  * one byte at a time, and checks each exchange's verdict and flags.
  *
  * Fixture lines: "> bytes" client to server, "< bytes" server to client (escapes
- * \r \n \t \\ \xNN), "@+MS" advance the clock, "! fin|rst" end the connection,
+ * \r \n \t \\ \xNN), "@+MS" advance the clock, "! eof <" the server's FIN ("! eof >"
+ * the client's), "! fin|rst" end the connection,
  * "= SEQ VERDICT FLAGS" the expected result ("-" for no flags, any order), "#" comment.
  */
 #include <dirent.h>
@@ -93,7 +94,9 @@ static int load(const char *path, struct fixture *fx)
             e->n = unescape(line + 2, e->bytes);
         } else if (line[0] == '!' && fx->n_ev < MAX_EVENTS) {
             struct event *e = &fx->ev[fx->n_ev++];
-            e->kind = line[2] == 'r' ? 'R' : 'F';
+            /* "! eof <" or "! eof >": one side's FIN; "! fin", "! rst": the end */
+            e->kind = line[2] == 'r' ? 'R' : line[2] == 'e' ? (line[6] == '<' ? 'S' : 'C')
+                                                            : 'F';
             e->ts_us = now;
         } else if (line[0] == '=' && fx->n_want < MAX_EXPECT) {
             struct want *w = &fx->want[fx->n_want++];
@@ -179,6 +182,10 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
         if (e->kind == 'R' || e->kind == 'F') {
             end = e->kind == 'R' ? END_RST : END_FIN;
             break;
+        }
+        if (e->kind == 'S' || e->kind == 'C') {
+            ops->eof(st, e->kind == 'S' ? DIR_S2C : DIR_C2S, e->ts_us);
+            continue;
         }
         enum dir d = e->kind == '>' ? DIR_C2S : DIR_S2C;
         if (bytewise) {

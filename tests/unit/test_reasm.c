@@ -25,6 +25,7 @@ struct rec_flow {
     size_t len[2], cap[2];
     uint64_t n_data, n_gap;
     const uint8_t *last_span; /* the last span data() got, to see it was not copied */
+    char eofs[64];            /* eof events, apart from the main log: "e0@40 e1@50" */
     bool closed;
 };
 
@@ -115,7 +116,18 @@ static void rec_close(void *st, enum end_reason why, uint64_t ts)
     r->closed = true; /* kept, not freed: the test reads it afterwards */
 }
 
-static const struct stream_sink_ops rec_ops = { rec_open, rec_data, rec_gap, rec_close };
+static void rec_eof(void *st, enum dir d, uint64_t ts)
+{
+    struct rec_flow *r = st;
+    if (r->closed)
+        the_rec->anomalies++;
+    size_t used = strlen(r->eofs);
+    snprintf(r->eofs + used, sizeof r->eofs - used, "%se%d@%llu", used ? " " : "", (int)d,
+             (unsigned long long)ts);
+}
+
+static const struct stream_sink_ops rec_ops = { rec_open, rec_data, rec_gap, rec_eof,
+                                                rec_close };
 
 /* ---- the driver ---- */
 
@@ -278,6 +290,7 @@ static void test_in_order(void)
     CHECK(h.ended);
     segn(&e, 60, DIR_C2S, TCP_ACK, 1008, 5006, NULL, 0, 0); /* absorbed by linger */
     CHECK_STR(log_of(&e, 1), "d0:3@10 d0:3@20 d1:4@30 c:fin@50");
+    CHECK_STR(rec_of(&e, 1)->eofs, "e0@40 e1@50"); /* each FIN, reached in order */
     check_bytes(&e, 1, DIR_C2S, "GET / ", 6);
     check_bytes(&e, 1, DIR_S2C, "HTTP", 4);
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, 0);
@@ -485,6 +498,9 @@ static void test_lost_segment(void)
     struct flow_hit h = segn(&e, 50, DIR_S2C, TCP_FIN | TCP_ACK, 5001, 1112, NULL, 0, 0);
     CHECK(h.ended);
     CHECK_STR(log_of(&e, 1), "d0:5@10 g0:100@50 d0:5@30 c:fin@50");
+    /* the client's FIN is reached only once its hole is given up, at close, and is
+     * reported at the time it arrived, not at the held bytes' earlier time */
+    CHECK_STR(rec_of(&e, 1)->eofs, "e1@50 e0@40");
     check_bytes(&e, 1, DIR_C2S, "helloworld", 10);
     env_end(&e);
     check_lost(&e, 1, END_FIN);
