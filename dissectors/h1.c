@@ -19,6 +19,7 @@ enum h1_state {
     H1_HEADERS, /* inside a start line or header block */
     H1_BODY,    /* inside a body */
     H1_RESYNC,  /* lost: looking for the next request or status line */
+    H1_UPGRADE_WAIT, /* client: a CONNECT or Upgrade request waits for its answer */
     H1_DEAD,    /* tunnel, or HTTP abandoned on this flow */
 };
 
@@ -375,6 +376,12 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
             code >= 200 && code < 300)
             p->upgrade = 1; /* the tunnel starts after this header block */
     }
+    struct h1_side *req = &s->conn->side[DIR_C2S];
+    if (req->state == H1_UPGRADE_WAIT && !p->upgrade && code != 101) {
+        /* the upgrade was declined: the client goes on speaking HTTP */
+        llhttp_resume_after_upgrade(&req->parser);
+        req->state = H1_IDLE;
+    }
     return HPE_PAUSED;
 }
 
@@ -587,14 +594,16 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
         }
         if (rc == HPE_OK)
             return;
-        if (rc == HPE_PAUSED_UPGRADE) { /* CONNECT 2xx or 101: no more HTTP here */
-            c->h->st.tunnels++;
+        if (rc == HPE_PAUSED_UPGRADE) {
             message_done(s);
-            for (int d = 0; d < 2; d++) {
-                struct h1_side *o = &c->side[d];
-                if (o->cur && d == DIR_C2S)
-                    o->cur->req_complete = true;
-                o->state = H1_DEAD;
+            if (s->d == DIR_C2S) {
+                /* A CONNECT or Upgrade request: whether HTTP goes on depends on the
+                 * answer (101 or CONNECT 2xx: a tunnel; anything else: declined). */
+                s->state = H1_UPGRADE_WAIT;
+            } else { /* 101, or 2xx to CONNECT: no more HTTP on this flow */
+                c->h->st.tunnels++;
+                for (int d = 0; d < 2; d++)
+                    c->side[d].state = H1_DEAD;
             }
             emit_ready(c);
             return;
@@ -653,6 +662,10 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
     s->chunk_no++;
     if (s->state == H1_DEAD)
         return;
+    if (s->state == H1_UPGRADE_WAIT) { /* tunnel bytes sent before the answer */
+        c->h->st.resync_skipped += n;
+        return;
+    }
     if (s->state == H1_RESYNC) {
         size_t k = find_message_start(s, p, n, true);
         c->h->st.resync_skipped += k;
@@ -763,6 +776,14 @@ static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
         srv->ev = EV_NONE;
         if (llhttp_finish(&srv->parser) == HPE_PAUSED && srv->ev == EV_COMPLETE)
             message_done(srv);
+    }
+    /* a message cut off at its first bytes is no exchange (see drop_if_empty) */
+    for (int d = 0; d < 2; d++) {
+        struct h1_side *s = &c->side[d];
+        struct exchange *x = s->cur;
+        s->cur = NULL;
+        if (x && !drop_if_empty(s, x))
+            s->cur = x;
     }
     for (uint32_t i = 0; i < c->q_len; i++) {
         struct exchange *x = q_at(c, i);
