@@ -370,7 +370,10 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         x->resp_minor = p->http_minor;
         x->t_final_us = s->msg_start_us;
         x->body_at_final = s->body_at_start;
-        if (x->s[XS_METHOD].len == 4 && memcmp(x->s[XS_METHOD].p, "HEAD", 4) == 0)
+        /* RFC 9110 6.4.1: no body after HEAD, 204 or 304, whatever Content-Length
+         * says (llhttp 8.1 would read one) */
+        if (code == 204 || code == 304 ||
+            (x->s[XS_METHOD].len == 4 && memcmp(x->s[XS_METHOD].p, "HEAD", 4) == 0))
             p->flags |= F_SKIPBODY;
         if (x->s[XS_METHOD].len == 7 && memcmp(x->s[XS_METHOD].p, "CONNECT", 7) == 0 &&
             code >= 200 && code < 300)

@@ -17,7 +17,9 @@
  * - a gap inside a Content-Length body is skipped and the stream goes on; any other
  *   gap, or bytes llhttp rejects, make that direction resynchronise at the next
  *   request or status line;
- * - CONNECT answered 2xx and 101 Switching Protocols end HTTP on the flow.
+ * - responses to HEAD, and 204 and 304, have no body whatever Content-Length says;
+ * - CONNECT answered 2xx and 101 Switching Protocols end HTTP on the flow; a declined
+ *   Upgrade does not.
  */
 #ifndef ES_H1_H
 #define ES_H1_H

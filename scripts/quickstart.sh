@@ -7,5 +7,5 @@ cd "$top"
 bash scripts/deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-echo "built build/expectscope; analysing tests/pcap/curl-nginx-continue.pcap:" >&2
-./build/expectscope flows tests/pcap/curl-nginx-continue.pcap
+echo "built build/expectscope; analysing tests/pcap/expect-417-retry.pcap:" >&2
+./build/expectscope analyze --list tests/pcap/expect-417-retry.pcap
