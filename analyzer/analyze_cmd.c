@@ -33,6 +33,7 @@ struct analyze {
     size_t n_servers;
     struct server_tally others;
     uint64_t http_flows;
+    uint64_t flow_verdicts[V_COUNT]; /* flows by their most severe exchange verdict */
 };
 
 static int prepare(void *ctx, uint32_t n_slots)
@@ -127,8 +128,11 @@ static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
 static void on_flow_done(void *ctx, const struct flow_record *rec)
 {
     struct analyze *a = ctx;
+    struct flow_tally *t = &a->flows[rec->f->slot];
+    if (t->exchanges)
+        a->flow_verdicts[t->verdict]++;
     /* the slot is reused by the next flow */
-    memset(&a->flows[rec->f->slot], 0, sizeof a->flows[rec->f->slot]);
+    memset(t, 0, sizeof *t);
 }
 
 static int by_trouble(const void *p, const void *q)
@@ -147,11 +151,12 @@ static void summary(struct analyze *a, const struct run_totals *t, const struct 
             t->cap.packets, t->flows.created, a->http_flows, hs->exchanges,
             t->cap.truncated ? "; input truncated" : "");
     if (hs->exchanges) {
-        fprintf(out, "verdicts:\n");
+        fprintf(out, "verdicts:                  exchanges      flows\n");
         for (int v = 1; v < V_COUNT; v++)
-            if (vs->by_verdict[v])
-                fprintf(out, "  %-24s %" PRIu64 "\n", verdict_name((enum verdict)v),
-                        vs->by_verdict[v]);
+            if (vs->by_verdict[v] || a->flow_verdicts[v])
+                fprintf(out, "  %-24s %9" PRIu64 " %10" PRIu64 "\n",
+                        verdict_name((enum verdict)v), vs->by_verdict[v],
+                        a->flow_verdicts[v]);
     }
     qsort(a->servers, a->n_servers, sizeof *a->servers, by_trouble);
     bool header = false;
