@@ -2,11 +2,15 @@
 #include "analyze_cmd.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "db.h"
 #include "h1.h"
+#include "limits.h"
 #include "run.h"
 #include "verdict.h"
 
@@ -34,7 +38,24 @@ struct analyze {
     struct server_tally others;
     uint64_t http_flows;
     uint64_t flow_verdicts[V_COUNT]; /* flows by their most severe exchange verdict */
+    struct db *db;                   /* NULL with --no-db */
+    bool db_failed;                  /* a write failed: the run stops */
+    volatile sig_atomic_t stop;      /* a signal number, or -1 after a write error */
 };
+
+/* The run that SIGINT or SIGTERM stops; what it saw is still written. */
+static volatile sig_atomic_t *stop_flag;
+
+static void on_signal(int sig)
+{
+    *stop_flag = sig;
+}
+
+static void write_failed(struct analyze *a)
+{
+    a->db_failed = true;
+    a->stop = -1;
+}
 
 static int prepare(void *ctx, uint32_t n_slots)
 {
@@ -123,6 +144,8 @@ static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
         s->fallbacks++;
     if (a->o->list)
         list_line(f, x);
+    if (a->db && !a->db_failed && db_exchange(a->db, f, x) != 0)
+        write_failed(a);
 }
 
 static void on_flow_done(void *ctx, const struct flow_record *rec)
@@ -131,6 +154,10 @@ static void on_flow_done(void *ctx, const struct flow_record *rec)
     struct flow_tally *t = &a->flows[rec->f->slot];
     if (t->exchanges)
         a->flow_verdicts[t->verdict]++;
+    struct db_flow fl = { rec->f, rec->rc, rec->l7, t->exchanges,
+                          t->exchanges ? (enum verdict)t->verdict : V_NONE };
+    if (a->db && !a->db_failed && db_flow(a->db, &fl) != 0)
+        write_failed(a);
     /* the slot is reused by the next flow */
     memset(t, 0, sizeof *t);
 }
@@ -180,6 +207,95 @@ static void summary(struct analyze *a, const struct run_totals *t, const struct 
                 t->flows.evicted, t->dec[DEC_FRAGMENT]);
 }
 
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The options the verdicts depend on, as the run row's JSON. */
+static void options_json(const struct options *o, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
+             "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu}",
+             (double)(o->no_wait_us ? o->no_wait_us : VERDICT_DEFAULT_NO_WAIT_US) / 1e3,
+             (double)(o->retry_window_us ? o->retry_window_us
+                                         : VERDICT_DEFAULT_RETRY_WINDOW_US) / 1e6,
+             (double)(o->stall_us ? o->stall_us : VERDICT_DEFAULT_STALL_US) / 1e3,
+             o->max_flows ? o->max_flows : FLOW_DEFAULT_MAX,
+             (double)(o->tcp_timeout_us ? o->tcp_timeout_us : FLOW_DEFAULT_IDLE_US) / 1e6,
+             (unsigned long long)((o->ooo_cap_bytes ? o->ooo_cap_bytes
+                                                    : REASM_DEFAULT_OOO_GLOBAL) >> 20));
+}
+
+/* The inputs, space-separated, for runs.source. NULL on no memory. */
+static char *join_inputs(const struct options *o)
+{
+    size_t len = 1;
+    for (int i = 0; i < o->n_inputs; i++)
+        len += strlen(o->inputs[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    size_t used = 0;
+    for (int i = 0; i < o->n_inputs; i++)
+        used += (size_t)snprintf(s + used, len - used, "%s%s", i ? " " : "", o->inputs[i]);
+    return s;
+}
+
+static int open_db(struct analyze *a, const struct options *o)
+{
+    char err[700];
+    a->db = db_open(o->db_path, err, sizeof err);
+    if (!a->db) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        return -1;
+    }
+    char opts[256];
+    options_json(o, opts, sizeof opts);
+    char *source = join_inputs(o);
+    struct db_run_info info = { "file", source ? source : "", opts, wall_us() };
+    int rc = db_run_begin(a->db, &info, err, sizeof err);
+    free(source);
+    if (rc != 0) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int finish_db(struct analyze *a, const struct run_totals *t, const struct h1_stats *hs)
+{
+    uint64_t undecodable = t->dec[DEC_TRUNCATED] + t->dec[DEC_BAD_IP] + t->dec[DEC_BAD_TCP] +
+                           t->dec[DEC_TOO_DEEP] + t->dec[DEC_UNSUPPORTED_LINK];
+    struct db_run_stats st = {
+        .finished_us = wall_us(),
+        .packets = t->cap.packets,
+        .bytes = t->cap.bytes,
+        .kernel_drops = t->cap.kernel_drops,
+        .if_drops = t->cap.if_drops,
+        .truncated = t->cap.truncated,
+        .interrupted = t->stopped,
+        .first_packet_us = t->first_packet_us,
+        .last_packet_us = t->last_packet_us,
+        .tcp_flows = t->flows.created,
+        .http_flows = a->http_flows,
+        .exchanges = hs->exchanges,
+        .evicted_flows = t->flows.evicted,
+        .fragments_skipped = t->dec[DEC_FRAGMENT],
+        .undecodable = undecodable,
+        .orphan_responses = hs->orphan_responses,
+        .parse_errors = hs->parse_errors,
+    };
+    if (db_run_end(a->db, &st) != 0) {
+        fprintf(stderr, "expectscope: %s\n", db_error(a->db));
+        return -1;
+    }
+    return 0;
+}
+
 int analyze_cmd(const struct options *o)
 {
     struct analyze a = { .o = o };
@@ -193,6 +309,13 @@ int analyze_cmd(const struct options *o)
         fprintf(stderr, "expectscope: out of memory\n");
         goto out;
     }
+    if (!o->no_db && open_db(&a, o) != 0)
+        goto out;
+    stop_flag = &a.stop;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     if (o->list)
         printf("flow\tseq\tclient\tserver\tmethod\turi\texpect\tinterim\tstatus\twait_ms\t"
                "continue_ms\tfinal_ms\tverdict\tflags\n");
@@ -202,14 +325,33 @@ int analyze_cmd(const struct options *o)
         .sink_owner = h,
         .flow_done = on_flow_done,
         .ctx = &a,
+        .stop = &a.stop,
     };
     struct run_totals tot;
     rc = run_capture(o, &hooks, &tot, err, sizeof err);
-    if (rc != EXIT_OK)
+    if (rc != EXIT_OK) {
         fprintf(stderr, "expectscope: %s\n", err);
-    else if (!o->quiet)
-        summary(&a, &tot, h1_stats(h));
+    } else if (a.db_failed) {
+        fprintf(stderr, "expectscope: %s\n", db_error(a.db));
+        rc = EXIT_INPUT;
+    } else {
+        if (a.db && finish_db(&a, &tot, h1_stats(h)) != 0)
+            rc = EXIT_INPUT;
+        if (!o->quiet)
+            summary(&a, &tot, h1_stats(h));
+        if (a.db && !o->quiet && rc == EXIT_OK)
+            fprintf(o->list ? stderr : stdout, "stored as run %" PRId64 " in %s%s\n",
+                    db_run_id(a.db), o->db_path, tot.stopped ? " (interrupted)" : "");
+        if (tot.stopped && a.stop > 0) {
+            fprintf(stderr, "expectscope: interrupted by signal %d; what was seen is %s\n",
+                    (int)a.stop, a.db ? "stored" : "summarised");
+            rc = 128 + (int)a.stop;
+        }
+    }
 out:
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    db_close(a.db);
     h1_free(h);
     verdict_free(a.verdict);
     free(a.flows);

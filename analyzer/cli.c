@@ -18,8 +18,11 @@ void cli_help(FILE *out)
         "Passive analyzer for the HTTP 'Expect: 100-continue' handshake.\n"
         "\n"
         "commands:\n"
-        "  analyze [options] CAPTURE... follow every HTTP exchange and its Expect handshake;\n"
+        "  analyze [options] CAPTURE... follow every HTTP exchange and its Expect handshake,\n"
+        "                               store flows, exchanges and verdicts in the database,\n"
         "                               print a verdict summary (--list: every exchange)\n"
+        "  report [--db FILE] [--json]  summary of what the database holds, per run and\n"
+        "                               overall\n"
         "  flows [options] CAPTURE...   one line per TCP flow: endpoints, nDPI protocol,\n"
         "                               packets and payload bytes each way, missing bytes,\n"
         "                               retransmissions, out-of-order segments, end reason\n"
@@ -30,6 +33,9 @@ void cli_help(FILE *out)
         "the order given.\n"
         "\n"
         "options:\n"
+        "      --db FILE          the SQLite database (default expectscope.db); runs append\n"
+        "      --no-db            analyze: write no database\n"
+        "      --json             report: JSON instead of tables\n"
         "  -q, --quiet            no summary and no progress bar\n"
         "      --list             analyze: one line per exchange on stdout (TSV)\n"
         "      --no-wait-ms MS    a body starting within MS of the request headers did not\n"
@@ -46,7 +52,9 @@ void cli_help(FILE *out)
         "                         past it, and past %u KiB in one flow, a hole is skipped\n"
         "                         and reported as a gap\n"
         "\n"
-        "exit status: 0 success, 1 input that cannot be read, 2 usage error.\n"
+        "exit status: 0 success, 1 input or database that cannot be read or written,\n"
+        "2 usage error; analyze stopped by SIGINT or SIGTERM commits what it saw and\n"
+        "exits 130 or 143.\n"
         "See docs/options.md for every option.\n",
         (unsigned long long)(VERDICT_DEFAULT_NO_WAIT_US / 1000u),
         (unsigned long long)(VERDICT_DEFAULT_RETRY_WINDOW_US / 1000000u),
@@ -72,7 +80,7 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 enum {
     OPT_MAX_FLOWS = 256, OPT_TCP_TIMEOUT, OPT_OOO_CAP, OPT_LIST, OPT_NO_WAIT, OPT_RETRY_WINDOW,
-    OPT_STALL,
+    OPT_STALL, OPT_DB, OPT_NO_DB, OPT_JSON,
 };
 
 int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_len)
@@ -95,6 +103,8 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
         o->cmd = CMD_FLOWS;
     } else if (!strcmp(cmd, "analyze")) {
         o->cmd = CMD_ANALYZE;
+    } else if (!strcmp(cmd, "report")) {
+        o->cmd = CMD_REPORT;
     } else {
         snprintf(err, err_len, "unknown command '%s' (try --help)", cmd);
         return -1;
@@ -110,6 +120,9 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
         { "no-wait-ms", required_argument, NULL, OPT_NO_WAIT },
         { "retry-window", required_argument, NULL, OPT_RETRY_WINDOW },
         { "stall-ms", required_argument, NULL, OPT_STALL },
+        { "db", required_argument, NULL, OPT_DB },
+        { "no-db", no_argument, NULL, OPT_NO_DB },
+        { "json", no_argument, NULL, OPT_JSON },
         { NULL, 0, NULL, 0 },
     };
     optind = 2;
@@ -174,6 +187,27 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
             }
             o->stall_us = v * 1000u;
             break;
+        case OPT_DB:
+            if (!*optarg) {
+                snprintf(err, err_len, "--db needs a file name");
+                return -1;
+            }
+            o->db_path = optarg;
+            break;
+        case OPT_NO_DB:
+            if (o->cmd != CMD_ANALYZE) {
+                snprintf(err, err_len, "--no-db goes with analyze");
+                return -1;
+            }
+            o->no_db = true;
+            break;
+        case OPT_JSON:
+            if (o->cmd != CMD_REPORT) {
+                snprintf(err, err_len, "--json goes with report");
+                return -1;
+            }
+            o->json = true;
+            break;
         case ':':
             snprintf(err, err_len, "option %s needs a value", argv[optind - 1]);
             return -1;
@@ -182,8 +216,21 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
             return -1;
         }
     }
+    if (o->no_db && o->db_path) {
+        snprintf(err, err_len, "--db and --no-db contradict each other");
+        return -1;
+    }
+    if (!o->db_path && !o->no_db)
+        o->db_path = "expectscope.db";
     o->inputs = (const char *const *)&argv[optind];
     o->n_inputs = argc - optind;
+    if (o->cmd == CMD_REPORT) {
+        if (o->n_inputs) {
+            snprintf(err, err_len, "report takes no capture files (did you mean analyze?)");
+            return -1;
+        }
+        return 0;
+    }
     if (o->n_inputs < 1) {
         snprintf(err, err_len, "%s needs at least one capture file", cmd);
         return -1;

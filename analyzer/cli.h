@@ -18,6 +18,7 @@ enum command {
     CMD_VERSION, /* --version */
     CMD_FLOWS,   /* one line per TCP flow */
     CMD_ANALYZE, /* the whole pipeline: exchanges and verdicts */
+    CMD_REPORT,  /* summary of what a database holds */
 };
 
 struct options {
@@ -30,6 +31,9 @@ struct options {
     uint64_t linger_us;        /* 0: default */
     uint64_t ooo_cap_bytes;    /* 0: default */
     bool list;                 /* analyze --list: one line per exchange */
+    const char *db_path;       /* --db, default "expectscope.db" */
+    bool no_db;                /* analyze --no-db */
+    bool json;                 /* report --json */
     uint64_t no_wait_us;       /* 0: default */
     uint64_t retry_window_us;  /* 0: default */
     uint64_t stall_us;         /* 0: default */

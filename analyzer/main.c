@@ -5,6 +5,7 @@
 #include "analyze_cmd.h"
 #include "cli.h"
 #include "flows_cmd.h"
+#include "report.h"
 
 int main(int argc, char **argv)
 {
@@ -25,6 +26,14 @@ int main(int argc, char **argv)
         return flows_cmd(&o);
     case CMD_ANALYZE:
         return analyze_cmd(&o);
+    case CMD_REPORT: {
+        char why[700];
+        if (report_print(o.db_path, o.json, stdout, why, sizeof why) != 0) {
+            fprintf(stderr, "expectscope: %s\n", why);
+            return EXIT_INPUT;
+        }
+        return EXIT_OK;
+    }
     }
     return EXIT_USAGE;
 }

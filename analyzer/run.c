@@ -31,6 +31,10 @@ static void on_release(void *ctx, struct flow *f)
 
 static void packet(struct run *r, const struct cap_packet *cp)
 {
+    if (!r->tot->first_packet_us || cp->ts_us < r->tot->first_packet_us)
+        r->tot->first_packet_us = cp->ts_us;
+    if (cp->ts_us > r->tot->last_packet_us)
+        r->tot->last_packet_us = cp->ts_us;
     struct dec_pkt p;
     enum dec_result dr = dec_packet(cp->linktype, cp->data, cp->caplen, cp->wire_len, &p);
     r->tot->dec[dr]++;
@@ -93,6 +97,10 @@ int run_capture(const struct options *o, const struct run_hooks *hooks,
     for (uint64_t n = 0;; n++) {
         if (bar && (n & 0xffff) == 0)
             progress(cap, false);
+        if (hooks->stop && *hooks->stop) {
+            tot->stopped = true;
+            break;
+        }
         struct cap_packet cp;
         char why[512];
         enum cap_event ev = cap_next(cap, &cp, why, sizeof why);

@@ -8,6 +8,8 @@
 #ifndef ES_RUN_H
 #define ES_RUN_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +35,9 @@ struct run_hooks {
     void *sink_owner;
     void (*flow_done)(void *ctx, const struct flow_record *rec);
     void *ctx;
+    /* When non-zero (a signal handler, or a hook that failed, sets it), reading stops
+     * at the next packet; what was seen is still flushed through the pipeline. */
+    volatile sig_atomic_t *stop;
 };
 
 struct run_totals {
@@ -42,6 +47,8 @@ struct run_totals {
     struct reasm_stats reasm;
     uint64_t ndpi_packets;
     uint64_t detached_flows; /* flows classified as not HTTP: payload not looked at */
+    uint64_t first_packet_us, last_packet_us;
+    bool stopped;            /* *hooks->stop ended the run before its inputs did */
 };
 
 /* Run the inputs of o through the pipeline. Returns EXIT_OK, or EXIT_INPUT with a

@@ -494,7 +494,8 @@ static bool drop_if_empty(struct h1_side *s, struct exchange *x)
             return false;
     c->q_len--;
     c->next_seq--;
-    c->h->next_id--;
+    if (x->id == c->h->next_id) /* ids stay unique: reuse only the newest one */
+        c->h->next_id--;
     x_recycle(c->h, x);
     return true;
 }

@@ -35,7 +35,7 @@ def flags(s):
 
 
 def verdict_rows(binary, pcap):
-    rows = run(binary, ["analyze", "--list", "-q", pcap])
+    rows = run(binary, ["analyze", "--no-db", "--list", "-q", pcap])
     order = {fid: i for i, fid in enumerate(sorted({int(r["flow"]) for r in rows}))}
     out = []
     for r in rows:

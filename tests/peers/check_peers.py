@@ -41,7 +41,7 @@ UNREADABLE = {
 
 
 def analyze(binary, path):
-    p = subprocess.run([binary, "analyze", "--list", "-q", path], capture_output=True,
+    p = subprocess.run([binary, "analyze", "--no-db", "--list", "-q", path], capture_output=True,
                        text=True)
     rows = list(csv.DictReader(p.stdout.splitlines(), delimiter="\t",
                                quoting=csv.QUOTE_NONE)) if p.returncode == 0 else []

@@ -1,0 +1,91 @@
+/* db.h: the SQLite writer. One run of analyze appends one row to runs and its flows,
+ * exchanges and header blocks, in batched transactions, in WAL mode so that the
+ * database can be queried while it is written.
+ *
+ * Owns: the sqlite3 connection, its prepared statements, the open transaction, the
+ *   id bases of the current run, and an exclusive lock that keeps a second expectscope
+ *   from writing the same database at the same time.
+ * Does not own: flows and exchanges, borrowed for one call.
+ * Called by: the driver (analyze), from the exchange sink and the flow release hook.
+ *
+ * Ids: a run's flows and exchanges get ids of the run's base plus their run-local
+ * number, so an exchange can name its flow before the flow row is written (flows are
+ * written when they leave the flow table, after their exchanges).
+ */
+#ifndef ES_DB_H
+#define ES_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exchange.h"
+#include "flow.h"
+#include "reasm.h"
+
+/* Rows written per transaction; a transaction is also committed after
+ * DB_BATCH_MAX_MS of wall time, so that a reader sees a live run progress. */
+#define DB_BATCH_ROWS 8192u
+#define DB_BATCH_MAX_MS 1000u
+/* How long to wait for a lock held by another connection (a reader checkpointing,
+ * a sqlite3 shell in a transaction) before giving up with an error. */
+#define DB_BUSY_TIMEOUT_MS 5000
+
+struct db;
+
+/* What the run row says at the start. Strings are borrowed for the call. */
+struct db_run_info {
+    const char *mode;       /* "file" or "live" */
+    const char *source;     /* the inputs, space-separated, or the interface */
+    const char *options;    /* JSON text */
+    uint64_t started_us;    /* wall clock */
+};
+
+/* What the run row says at the end. */
+struct db_run_stats {
+    uint64_t finished_us;
+    uint64_t packets, bytes, kernel_drops, if_drops;
+    bool truncated, interrupted;
+    uint64_t first_packet_us, last_packet_us;
+    uint64_t tcp_flows, http_flows, exchanges, evicted_flows;
+    uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
+};
+
+/* A flow leaving the table, with what the dissector and verdict engine made of it. */
+struct db_flow {
+    const struct flow *f;
+    const struct reasm_counters *rc;
+    const char *l7;
+    uint32_t exchanges;
+    enum verdict verdict; /* V_NONE: no HTTP */
+};
+
+/* Open (creating if needed) the database at path, take the writer's lock, bring the
+ * schema to the current revision. NULL with a one-line reason in err (which names
+ * the path) when it cannot be used. */
+struct db *db_open(const char *path, char *err, size_t err_len);
+
+/* Start a run: write its row, fix the id bases. 0, or -1 with a reason. */
+int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_t err_len);
+
+/* Append one row each; they are committed with their batch. 0, or -1 with the reason
+ * in db_error() (the run should stop: the disk is full, the file went away). */
+int db_flow(struct db *db, const struct db_flow *fl);
+int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
+
+/* Finish the run: update its row and commit everything. 0 or -1 (see db_error()). */
+int db_run_end(struct db *db, const struct db_run_stats *st);
+
+/* The last error, one line naming the database. */
+const char *db_error(const struct db *db);
+
+/* The run's id, for messages. */
+int64_t db_run_id(const struct db *db);
+
+/* Wall-clock microseconds spent inside db_ calls so far (the writer's share of a run). */
+uint64_t db_busy_us(const struct db *db);
+
+/* Roll back what is not committed, close, release the lock. NULL is a no-op. */
+void db_close(struct db *db);
+
+#endif

@@ -1,0 +1,241 @@
+/* schema.c: see schema.h. */
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Revision 1: the storage contract of DESIGN.md, exactly. */
+static const char rev1[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  mode TEXT NOT NULL,"            /* 'file' or 'live' */
+    "  source TEXT NOT NULL,"
+    "  started_at REAL NOT NULL,"
+    "  finished_at REAL,"
+    "  packets INTEGER, bytes INTEGER, kernel_drops INTEGER, if_drops INTEGER,"
+    "  truncated INTEGER NOT NULL DEFAULT 0,"
+    "  tool_version TEXT,"
+    "  options TEXT);"
+    "CREATE TABLE flows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  first_seen REAL, last_seen REAL,"
+    "  client_ip TEXT, client_port INTEGER, server_ip TEXT, server_port INTEGER,"
+    "  vlan INTEGER, l7_protocol TEXT,"
+    "  packets_c2s INTEGER, packets_s2c INTEGER, bytes_c2s INTEGER, bytes_s2c INTEGER,"
+    "  missing_bytes INTEGER, retransmissions INTEGER, out_of_order INTEGER,"
+    "  end_reason TEXT, exchange_count INTEGER, verdict TEXT);"
+    "CREATE TABLE exchanges ("
+    "  id INTEGER PRIMARY KEY,"
+    "  flow_id INTEGER NOT NULL REFERENCES flows(id),"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  seq INTEGER, ts REAL, method TEXT, uri TEXT, host TEXT, http_version TEXT,"
+    "  user_agent TEXT, expect TEXT, content_length INTEGER, chunked INTEGER,"
+    "  body_bytes INTEGER, interim_codes TEXT, status INTEGER, reason TEXT, server TEXT,"
+    "  via TEXT, wait_ms REAL, continue_ms REAL, final_ms REAL, verdict TEXT, flags TEXT,"
+    "  retry_of INTEGER REFERENCES exchanges(id));"
+    "CREATE TABLE headers ("
+    "  exchange_id INTEGER NOT NULL REFERENCES exchanges(id),"
+    "  direction TEXT NOT NULL,"       /* 'request', 'interim', 'response' */
+    "  raw TEXT);";
+
+/* Revision 2: what the tool records beyond the contract, the indexes the views
+ * need, and the views for the common questions (docs/sql-cookbook.md). */
+static const char rev2[] =
+    "ALTER TABLE runs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN first_packet REAL;"
+    "ALTER TABLE runs ADD COLUMN last_packet REAL;"
+    "ALTER TABLE runs ADD COLUMN tcp_flows INTEGER;"
+    "ALTER TABLE runs ADD COLUMN http_flows INTEGER;"
+    "ALTER TABLE runs ADD COLUMN exchange_count INTEGER;"
+    "ALTER TABLE runs ADD COLUMN evicted_flows INTEGER;"
+    "ALTER TABLE runs ADD COLUMN fragments_skipped INTEGER;"
+    "ALTER TABLE runs ADD COLUMN undecodable INTEGER;"
+    "ALTER TABLE runs ADD COLUMN orphan_responses INTEGER;"
+    "ALTER TABLE runs ADD COLUMN parse_errors INTEGER;"
+    "ALTER TABLE flows ADD COLUMN wire_bytes_c2s INTEGER;"
+    "ALTER TABLE flows ADD COLUMN wire_bytes_s2c INTEGER;"
+    "ALTER TABLE flows ADD COLUMN gaps INTEGER;"
+    "ALTER TABLE exchanges ADD COLUMN t_hdr REAL;"
+    "ALTER TABLE exchanges ADD COLUMN body_missing INTEGER;"
+    "ALTER TABLE exchanges ADD COLUMN response_version TEXT;"
+    "CREATE INDEX flows_run ON flows(run_id);"
+    "CREATE INDEX exchanges_flow ON exchanges(flow_id);"
+    "CREATE INDEX exchanges_run ON exchanges(run_id);"
+    "CREATE INDEX exchanges_verdict ON exchanges(verdict);"
+    "CREATE INDEX exchanges_retry ON exchanges(retry_of) WHERE retry_of IS NOT NULL;"
+    "CREATE INDEX headers_exchange ON headers(exchange_id);"
+
+    /* How many exchanges and flows got each verdict, per run. */
+    "CREATE VIEW v_verdict_counts AS"
+    " SELECT run_id, verdict, COUNT(*) AS exchanges FROM exchanges"
+    " GROUP BY run_id, verdict;"
+    "CREATE VIEW v_flow_verdict_counts AS"
+    " SELECT run_id, verdict, COUNT(*) AS flows FROM flows WHERE verdict IS NOT NULL"
+    " GROUP BY run_id, verdict;"
+
+    /* Exchanges with their flow's endpoints: what most questions start from. */
+    "CREATE VIEW v_exchanges AS"
+    " SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan,"
+    "  (e.flags LIKE '%via_proxy%') AS via_proxy"
+    " FROM exchanges e JOIN flows f ON f.id = e.flow_id;"
+
+    /* 417s and timeout fallbacks per server (address, port and Host), worst first. */
+    "CREATE VIEW v_server_failures AS"
+    " SELECT server_ip, server_port, host, COUNT(*) AS exchanges,"
+    "  SUM(expect IS NOT NULL) AS with_expect,"
+    "  SUM(status = 417) AS status_417,"
+    "  SUM(verdict = 'timeout_fallback') AS timeout_fallbacks,"
+    "  SUM(verdict = 'late_100') AS late_100,"
+    "  SUM(verdict = 'retry_after_417') AS retries"
+    " FROM v_exchanges GROUP BY server_ip, server_port, host"
+    " ORDER BY status_417 + timeout_fallbacks DESC, exchanges DESC;"
+
+    /* The same per client software. */
+    "CREATE VIEW v_user_agent_failures AS"
+    " SELECT user_agent, COUNT(*) AS exchanges,"
+    "  SUM(expect IS NOT NULL) AS with_expect,"
+    "  SUM(status = 417) AS status_417,"
+    "  SUM(verdict = 'timeout_fallback') AS timeout_fallbacks,"
+    "  ROUND(AVG(CASE WHEN verdict = 'timeout_fallback' THEN wait_ms END), 1)"
+    "   AS avg_fallback_wait_ms,"
+    "  SUM(verdict = 'retry_after_417') AS retries"
+    " FROM exchanges GROUP BY user_agent"
+    " ORDER BY status_417 + timeout_fallbacks DESC, exchanges DESC;"
+
+    /* Time to 100 Continue and client wait per server: median and 95th percentile
+     * by nearest rank (the value at rank ceil(p * n)). */
+    "CREATE VIEW v_server_timing AS"
+    " WITH c AS (SELECT server_ip, server_port, continue_ms AS v,"
+    "   ROW_NUMBER() OVER (PARTITION BY server_ip, server_port ORDER BY continue_ms) AS rn,"
+    "   COUNT(*) OVER (PARTITION BY server_ip, server_port) AS n"
+    "   FROM v_exchanges WHERE continue_ms IS NOT NULL),"
+    " w AS (SELECT server_ip, server_port, wait_ms AS v,"
+    "   ROW_NUMBER() OVER (PARTITION BY server_ip, server_port ORDER BY wait_ms) AS rn,"
+    "   COUNT(*) OVER (PARTITION BY server_ip, server_port) AS n"
+    "   FROM v_exchanges WHERE wait_ms IS NOT NULL AND expect IS NOT NULL),"
+    " cs AS (SELECT server_ip, server_port, MAX(n) AS n_100,"
+    "   MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS continue_ms_p50,"
+    "   MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END) AS continue_ms_p95"
+    "   FROM c GROUP BY server_ip, server_port),"
+    " ws AS (SELECT server_ip, server_port, MAX(n) AS n_wait,"
+    "   MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS wait_ms_p50,"
+    "   MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END) AS wait_ms_p95"
+    "   FROM w GROUP BY server_ip, server_port),"
+    " s AS (SELECT server_ip, server_port FROM cs UNION SELECT server_ip, server_port FROM ws)"
+    " SELECT s.server_ip, s.server_port, COALESCE(cs.n_100, 0) AS n_100,"
+    "  cs.continue_ms_p50, cs.continue_ms_p95, COALESCE(ws.n_wait, 0) AS n_wait,"
+    "  ws.wait_ms_p50, ws.wait_ms_p95"
+    " FROM s LEFT JOIN cs USING (server_ip, server_port)"
+    " LEFT JOIN ws USING (server_ip, server_port);"
+
+    /* Direct against proxied (a Via header seen), per verdict. */
+    "CREATE VIEW v_proxy_vs_direct AS"
+    " SELECT CASE WHEN via_proxy THEN 'via_proxy' ELSE 'direct' END AS path, verdict,"
+    "  COUNT(*) AS exchanges FROM v_exchanges GROUP BY path, verdict;"
+
+    /* Retries after 417 that sent the body a second time, with what it cost. */
+    "CREATE VIEW v_duplicate_bodies AS"
+    " SELECT r.id AS retry_id, o.id AS original_id, r.client_ip, r.server_ip,"
+    "  r.server_port, r.host, r.method, r.uri, o.body_bytes AS wasted_bytes,"
+    "  ROUND((r.ts - o.ts) * 1000, 3) AS retry_after_ms"
+    " FROM v_exchanges r JOIN exchanges o ON o.id = r.retry_of"
+    " WHERE r.flags LIKE '%duplicate_body%';";
+
+static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2 };
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, err_len, "%s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* One integer from a query, or `dflt` when it returns no row. -1 on error. */
+static int query_int(sqlite3 *db, const char *sql, long long dflt, long long *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : dflt;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
+                    size_t err_len)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO meta(key, value) VALUES ('%s', '%lld')"
+             " ON CONFLICT(key) DO UPDATE SET value = excluded.value;", key, value);
+    return exec(db, sql, err, err_len);
+}
+
+int schema_prepare(sqlite3 *db, char *err, size_t err_len)
+{
+    char why[512];
+    /* IMMEDIATE: two processes opening a new database must not both create it */
+    if (exec(db, "BEGIN IMMEDIATE;", why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s", why);
+        return -1;
+    }
+    long long tables, has_meta, version = 0, revision = 0;
+    if (query_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'", 0,
+                  &tables) != 0 ||
+        query_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
+                      " AND name = 'meta'", 0, &has_meta) != 0)
+        goto sqlerr;
+    if (tables > 0 && !has_meta) {
+        snprintf(err, err_len, "not an expectscope database (it has other tables)");
+        goto fail;
+    }
+    if (has_meta) {
+        if (query_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
+                          " WHERE key = 'schema_version'", -1, &version) != 0 ||
+            query_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
+                          " WHERE key = 'schema_revision'", 1, &revision) != 0)
+            goto sqlerr;
+        if (version != SCHEMA_VERSION) {
+            snprintf(err, err_len,
+                     version < 0 ? "not an expectscope database (no schema_version)"
+                                 : "schema version %lld, this expectscope reads version %d",
+                     version, SCHEMA_VERSION);
+            goto fail;
+        }
+        if (revision > SCHEMA_REVISION || revision < 1) {
+            snprintf(err, err_len,
+                     "schema revision %lld is newer than this expectscope's (%d.%d);"
+                     " use a newer expectscope", revision, SCHEMA_VERSION, SCHEMA_REVISION);
+            goto fail;
+        }
+    }
+    for (long long r = revision; r < SCHEMA_REVISION; r++) {
+        if (exec(db, migrations[r], why, sizeof why) != 0) {
+            snprintf(err, err_len, "migrating to schema revision %lld: %s", r + 1, why);
+            goto fail;
+        }
+    }
+    if (revision < SCHEMA_REVISION &&
+        (set_meta(db, "schema_version", SCHEMA_VERSION, why, sizeof why) != 0 ||
+         set_meta(db, "schema_revision", SCHEMA_REVISION, why, sizeof why) != 0)) {
+        snprintf(err, err_len, "%s", why);
+        goto fail;
+    }
+    if (exec(db, "COMMIT;", why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s", why);
+        goto fail;
+    }
+    return 0;
+sqlerr:
+    snprintf(err, err_len, "%s", sqlite3_errmsg(db));
+fail:
+    sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+    return -1;
+}
