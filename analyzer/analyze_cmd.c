@@ -298,6 +298,7 @@ static int finish_db(struct analyze *a, const struct run_totals *t, const struct
 
 int analyze_cmd(const struct options *o)
 {
+    uint64_t t0_us = wall_us();
     struct analyze a = { .o = o };
     struct verdict_config vc = { o->no_wait_us, o->retry_window_us, o->stall_us };
     a.verdict = verdict_new(&vc);
@@ -339,9 +340,14 @@ int analyze_cmd(const struct options *o)
             rc = EXIT_INPUT;
         if (!o->quiet)
             summary(&a, &tot, h1_stats(h));
-        if (a.db && !o->quiet && rc == EXIT_OK)
-            fprintf(o->list ? stderr : stdout, "stored as run %" PRId64 " in %s%s\n",
-                    db_run_id(a.db), o->db_path, tot.stopped ? " (interrupted)" : "");
+        if (a.db && !o->quiet && rc == EXIT_OK) {
+            uint64_t run_us = wall_us() - t0_us, db_us = db_busy_us(a.db);
+            fprintf(o->list ? stderr : stdout,
+                    "stored as run %" PRId64 " in %s%s (writing took %.1f ms, %.1f%% of the"
+                    " run)\n", db_run_id(a.db), o->db_path,
+                    tot.stopped ? ", interrupted" : "", (double)db_us / 1e3,
+                    run_us ? 100.0 * (double)db_us / (double)run_us : 0.0);
+        }
         if (tot.stopped && a.stop > 0) {
             fprintf(stderr, "expectscope: interrupted by signal %d; what was seen is %s\n",
                     (int)a.stop, a.db ? "stored" : "summarised");
