@@ -57,12 +57,19 @@ static void write_failed(struct analyze *a)
     a->stop = -1;
 }
 
-static int prepare(void *ctx, uint32_t n_slots)
+static int open_db(struct analyze *a, const struct options *o, char *err, size_t err_len);
+
+/* The inputs opened: size the per-flow tallies, open the database. */
+static int prepare(void *ctx, uint32_t n_slots, char *err, size_t err_len)
 {
     struct analyze *a = ctx;
     a->flows = calloc(n_slots, sizeof *a->flows);
     a->servers = calloc(MAX_SERVERS, sizeof *a->servers);
-    return a->flows && a->servers ? 0 : -1;
+    if (!a->flows || !a->servers) {
+        snprintf(err, err_len, "out of memory for %u flows", n_slots);
+        return -1;
+    }
+    return a->o->no_db ? 0 : open_db(a, a->o, err, err_len);
 }
 
 static struct server_tally *server_of(struct analyze *a, const char *name)
@@ -245,25 +252,18 @@ static char *join_inputs(const struct options *o)
     return s;
 }
 
-static int open_db(struct analyze *a, const struct options *o)
+static int open_db(struct analyze *a, const struct options *o, char *err, size_t err_len)
 {
-    char err[700];
-    a->db = db_open(o->db_path, err, sizeof err);
-    if (!a->db) {
-        fprintf(stderr, "expectscope: %s\n", err);
+    a->db = db_open(o->db_path, err, err_len);
+    if (!a->db)
         return -1;
-    }
     char opts[256];
     options_json(o, opts, sizeof opts);
     char *source = join_inputs(o);
     struct db_run_info info = { "file", source ? source : "", opts, wall_us() };
-    int rc = db_run_begin(a->db, &info, err, sizeof err);
+    int rc = db_run_begin(a->db, &info, err, err_len);
     free(source);
-    if (rc != 0) {
-        fprintf(stderr, "expectscope: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static int finish_db(struct analyze *a, const struct run_totals *t, const struct h1_stats *hs)
@@ -310,8 +310,6 @@ int analyze_cmd(const struct options *o)
         fprintf(stderr, "expectscope: out of memory\n");
         goto out;
     }
-    if (!o->no_db && open_db(&a, o) != 0)
-        goto out;
     stop_flag = &a.stop;
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
@@ -332,21 +330,22 @@ int analyze_cmd(const struct options *o)
     rc = run_capture(o, &hooks, &tot, err, sizeof err);
     if (rc != EXIT_OK) {
         fprintf(stderr, "expectscope: %s\n", err);
-    } else if (a.db_failed) {
-        fprintf(stderr, "expectscope: %s\n", db_error(a.db));
-        rc = EXIT_INPUT;
+    } else if (a.db && (finish_db(&a, &tot, h1_stats(h)) != 0 || a.db_failed)) {
+        rc = EXIT_INPUT; /* finish_db() said why */
     } else {
-        if (a.db && finish_db(&a, &tot, h1_stats(h)) != 0)
-            rc = EXIT_INPUT;
         if (!o->quiet)
             summary(&a, &tot, h1_stats(h));
         if (a.db && !o->quiet && rc == EXIT_OK) {
-            uint64_t run_us = wall_us() - t0_us, db_us = db_busy_us(a.db);
+            double run_ms = (double)(wall_us() - t0_us) / 1e3;
+            double busy_ms = (double)db_busy_us(a.db) / 1e3;
+            double wait_ms = (double)db_wait_us(a.db) / 1e3;
             fprintf(o->list ? stderr : stdout,
-                    "stored as run %" PRId64 " in %s%s (writing took %.1f ms, %.1f%% of the"
-                    " run)\n", db_run_id(a.db), o->db_path,
-                    tot.stopped ? ", interrupted" : "", (double)db_us / 1e3,
-                    run_us ? 100.0 * (double)db_us / (double)run_us : 0.0);
+                    "stored as run %" PRId64 " in %s%s; the writer thread worked %.0f ms"
+                    " (%.0f%% of the run's %.0f ms), the analysis waited for it %.0f ms"
+                    " (%.0f%%)\n", db_run_id(a.db), o->db_path,
+                    tot.stopped ? " (interrupted)" : "", busy_ms,
+                    run_ms > 0 ? 100.0 * busy_ms / run_ms : 0.0, run_ms, wait_ms,
+                    run_ms > 0 ? 100.0 * wait_ms / run_ms : 0.0);
         }
         if (tot.stopped && a.stop > 0) {
             fprintf(stderr, "expectscope: interrupted by signal %d; what was seen is %s\n",

@@ -88,8 +88,12 @@ int run_capture(const struct options *o, const struct run_hooks *hooks,
     r.ra = r.ft ? reasm_new(slots, o->ooo_cap_bytes, hooks->sink, hooks->sink_owner) : NULL;
     r.cls = r.ft ? cls_new(slots) : NULL;
     int rc = EXIT_OK;
-    if (!r.ft || !r.ra || !r.cls || (hooks->prepare && hooks->prepare(hooks->ctx, slots))) {
+    if (!r.ft || !r.ra || !r.cls) {
         snprintf(err, err_len, "out of memory setting up %u flows", slots);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    if (hooks->prepare && hooks->prepare(hooks->ctx, slots, err, err_len) != 0) {
         rc = EXIT_INPUT;
         goto out;
     }

@@ -28,9 +28,11 @@ struct flow_record {
 };
 
 struct run_hooks {
-    /* Called once the flow table exists, with its number of slots, so that per-flow
-     * arrays can be sized; non-zero aborts the run (out of memory). May be NULL. */
-    int (*prepare)(void *ctx, uint32_t n_slots);
+    /* Called once the inputs have opened and the flow table exists, with its number
+     * of slots, so that per-flow arrays can be sized and outputs opened only for a run
+     * that can start; non-zero aborts the run with the reason written to err. May be
+     * NULL. */
+    int (*prepare)(void *ctx, uint32_t n_slots, char *err, size_t err_len);
     const struct stream_sink_ops *sink; /* NULL: reassembly only counts */
     void *sink_owner;
     void (*flow_done)(void *ctx, const struct flow_record *rec);

@@ -84,9 +84,13 @@ static struct seen417 *find_417(struct verdict_engine *v, uint64_t key, uint64_t
         if (e->used && e->key == key) {
             if (now_us >= e->t_us && now_us - e->t_us <= v->cfg.retry_window_us)
                 return e;
-            if (now_us < e->t_us) /* capture reordering: treat as simultaneous */
+            /* A retry cannot start before the 417 went out, but multi-queue capture
+             * can swap packets by tens of microseconds: allow a little. A request
+             * further before is not a retry (several captures given out of order). */
+            if (now_us < e->t_us && e->t_us - now_us <= VERDICT_REORDER_SLACK_US)
                 return e;
-            e->used = false; /* expired */
+            if (now_us >= e->t_us)
+                e->used = false; /* expired */
         }
     }
     return NULL;

@@ -20,6 +20,7 @@
 #define VERDICT_DEFAULT_RETRY_WINDOW_US 30000000u /* --retry-window 30 */
 #define VERDICT_DEFAULT_STALL_US 1000000u         /* --stall-ms 1000 */
 #define VERDICT_MAX_417 4096u                     /* recent 417s remembered */
+#define VERDICT_REORDER_SLACK_US 10000u           /* capture reordering tolerated */
 
 struct verdict_config {
     uint64_t no_wait_us;      /* body within this of the headers: no_wait */

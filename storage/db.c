@@ -9,15 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "schema.h"
+#include "wqueue.h"
 
 enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_COUNT };
 
+/* Between db_run_begin() and db_run_end() the connection belongs to the writer
+ * thread: the analyzer thread only serialises rows into the queue. */
 struct db {
     sqlite3 *conn;
     sqlite3_stmt *st[ST_COUNT];
@@ -28,7 +33,13 @@ struct db {
     uint64_t batch_start_us;
     int64_t run_id;
     int64_t flow_base, exchange_base;
-    uint64_t busy_us;
+    struct wq *q;
+    pthread_t writer;
+    bool writer_running;
+    bool failed;          /* the writer stopped on an error (read after the join) */
+    uint64_t busy_us;     /* writer thread: time inside SQLite */
+    uint64_t wait_us;     /* analyzer thread: time inside db_ calls (serialising, and
+                             waiting when every queue chunk is in flight) */
     char err[600];
 };
 
@@ -55,9 +66,8 @@ static uint64_t now_us(int clock)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Time spent in the writer: started on entry, added on exit. */
-#define BUSY_BEGIN uint64_t busy_t0 = now_us(CLOCK_MONOTONIC)
-#define BUSY_END (db->busy_us += now_us(CLOCK_MONOTONIC) - busy_t0)
+/* Queue between the threads: 32 chunks of 512 KiB bound what is in flight. */
+enum { WQ_CHUNK_BYTES = 512 * 1024, WQ_CHUNKS = 32 };
 
 static int fail(struct db *db, const char *what)
 {
@@ -92,10 +102,19 @@ uint64_t db_busy_us(const struct db *db)
     return db->busy_us;
 }
 
+uint64_t db_wait_us(const struct db *db)
+{
+    return db->wait_us;
+}
+
+static void stop_writer(struct db *db);
+
 void db_close(struct db *db)
 {
     if (!db)
         return;
+    stop_writer(db);
+    wq_free(db->q);
     if (db->in_tx)
         sqlite3_exec(db->conn, "ROLLBACK;", NULL, NULL, NULL);
     for (int i = 0; i < ST_COUNT; i++)
@@ -144,16 +163,30 @@ struct db *db_open(const char *path, char *err, size_t err_len)
     db->lock_fd = -1;
     if (take_writer_lock(db) != 0)
         goto out;
-    if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    /* NOMUTEX: the connection belongs to the analyzer thread alone; SQLite's own
+     * mutexes cost a lock per call (measured: several percent of a run) */
+    if (sqlite3_open_v2(path, &db->conn,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) !=
         SQLITE_OK) {
         fail(db, NULL);
         goto out;
     }
     sqlite3_extended_result_codes(db->conn, 1);
     sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+    /* Decide first, write after: a database we refuse is not touched (not even
+     * switched to WAL). The first statement also tells a file that is not a
+     * database ("file is not a database"). */
+    char why[512];
+    if (schema_prepare(db->conn, why, sizeof why) != 0) {
+        snprintf(db->err, sizeof db->err, "%s: %s", path, why);
+        goto out;
+    }
     /* WAL: readers go on while we write; NORMAL sync is durable at checkpoints and
-     * never corrupts in WAL mode. The first statement also tells a file that is not
-     * a database ("file is not a database"). */
+     * never corrupts in WAL mode. */
+    /* 16 KiB pages (for a new database; an existing one keeps its own): the raw
+     * header blocks fit in a page, and a bulk insert splits fewer pages */
+    sqlite3_exec(db->conn, "PRAGMA page_size=16384;", NULL, NULL, NULL);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
         fail(db, NULL);
@@ -173,11 +206,7 @@ struct db *db_open(const char *path, char *err, size_t err_len)
     }
     if (exec(db, "PRAGMA synchronous=NORMAL;") != 0)
         goto out;
-    char why[512];
-    if (schema_prepare(db->conn, why, sizeof why) != 0) {
-        snprintf(db->err, sizeof db->err, "%s: %s", path, why);
-        goto out;
-    }
+
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(db->conn, sql_insert[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &db->st[i], NULL) != SQLITE_OK) {
@@ -202,9 +231,10 @@ static int64_t max_id(struct db *db, const char *sql)
     return v;
 }
 
+static void *writer_main(void *arg);
+
 int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_t err_len)
 {
-    BUSY_BEGIN;
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE;") != 0)
         goto out;
@@ -234,6 +264,12 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
     if (exec(db, "COMMIT;") != 0)
         goto out;
     db->in_tx = false;
+    db->q = wq_new(WQ_CHUNK_BYTES, WQ_CHUNKS);
+    if (!db->q || pthread_create(&db->writer, NULL, writer_main, db) != 0) {
+        snprintf(db->err, sizeof db->err, "%s: cannot start the writer thread", db->path);
+        goto out;
+    }
+    db->writer_running = true;
     rc = 0;
 out:
     if (rc != 0) {
@@ -242,233 +278,401 @@ out:
             sqlite3_exec(db->conn, "ROLLBACK;", NULL, NULL, NULL);
         db->in_tx = false;
     }
-    BUSY_END;
     return rc;
 }
 
-/* Open a batch when none is open; commit it when it is full or old enough. */
-static int batch_row(struct db *db)
+/* ---- rows in the queue ------------------------------------------------------------
+ * A row travels as a fixed part followed by its strings, in field order. A length of
+ * STR_NULL stands for SQL NULL. Everything the row needs is copied: flows and
+ * exchanges are recycled as soon as the call returns. */
+
+#define STR_NULL UINT32_MAX
+
+enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_END };
+
+enum { FS_CLIENT_IP, FS_SERVER_IP, FS_L7, FS_COUNT };
+
+struct flow_rec {
+    uint32_t type;
+    uint32_t len[FS_COUNT];
+    uint8_t end_reason, verdict;
+    int64_t id, client_port, server_port, vlan, exchanges;
+    int64_t packets[2], bytes[2], wire[2], missing, retrans, ooo, gaps;
+    double first_seen, last_seen;
+};
+
+enum {
+    XR_METHOD, XR_URI, XR_HOST, XR_HTTP_VERSION, XR_USER_AGENT, XR_EXPECT, XR_INTERIM,
+    XR_REASON, XR_SERVER, XR_VIA, XR_FLAGS, XR_RESPONSE_VERSION,
+    XR_RAW_REQUEST, XR_RAW_INTERIM, XR_RAW_RESPONSE, XR_COUNT
+};
+
+struct exchange_rec {
+    uint32_t type;
+    uint32_t len[XR_COUNT];
+    uint8_t verdict;
+    int32_t seq, status, chunked;
+    int64_t id, flow_id, retry_of, content_length, body_bytes, body_missing;
+    double ts, t_hdr, wait_ms, continue_ms, final_ms; /* NAN: NULL */
+};
+
+struct end_rec {
+    uint32_t type;
+    struct db_run_stats st;
+};
+
+/* The strings of a record, as slices into it. */
+struct slices {
+    const char *p[XR_COUNT];
+    uint32_t len[XR_COUNT];
+};
+
+static size_t strings_size(const uint32_t *len, int n)
 {
-    if (!db->in_tx) {
-        if (exec(db, "BEGIN IMMEDIATE;") != 0)
-            return -1;
-        db->in_tx = true;
-        db->batch_rows = 0;
-        db->batch_start_us = now_us(CLOCK_MONOTONIC);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += len[i] == STR_NULL ? 0 : len[i];
+    return total;
+}
+
+static void put_strings(uint8_t *out, const uint32_t *len, const char *const *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (len[i] == STR_NULL || len[i] == 0)
+            continue;
+        memcpy(out, p[i], len[i]);
+        out += len[i];
     }
-    db->batch_rows++;
-    if (db->batch_rows >= DB_BATCH_ROWS ||
-        ((db->batch_rows & 63) == 0 &&
-         now_us(CLOCK_MONOTONIC) - db->batch_start_us > DB_BATCH_MAX_MS * 1000u)) {
-        if (exec(db, "COMMIT;") != 0)
-            return -1;
-        db->in_tx = false;
+}
+
+static void get_strings(const uint8_t *in, const uint32_t *len, int n, struct slices *s)
+{
+    for (int i = 0; i < n; i++) {
+        s->len[i] = len[i];
+        s->p[i] = len[i] == STR_NULL ? NULL : (const char *)in;
+        if (len[i] != STR_NULL)
+            in += len[i];
     }
+}
+
+static void bind_slice(sqlite3_stmt *st, int i, const struct slices *s, int k)
+{
+    if (s->p[k])
+        sqlite3_bind_text(st, i, s->len[k] ? s->p[k] : "", (int)s->len[k], SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static double ts_or_nan(uint64_t us)
+{
+    return us ? (double)us / 1e6 : NAN;
+}
+
+static double ms_or_nan(double ms)
+{
+    return ms < 0 ? NAN : ms;
+}
+
+/* Copy the record and hand it on; -1 when the writer has stopped. */
+static void *reserve(struct db *db, size_t n)
+{
+    if (!db->writer_running)
+        return NULL;
+    return wq_reserve(db->q, n);
+}
+
+static int writer_stopped(struct db *db)
+{
+    snprintf(db->err, sizeof db->err, "%s: the database writer stopped", db->path);
+    return -1;
+}
+
+int db_flow(struct db *db, const struct db_flow *fl)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    const struct flow *f = fl->f;
+    const struct reasm_counters *rc = fl->rc;
+    char cip[64], sip[64];
+    int af = f->key.family == 4 ? AF_INET : AF_INET6;
+    const char *p[FS_COUNT] = {
+        inet_ntop(af, flow_addr(f, DIR_C2S), cip, sizeof cip),
+        inet_ntop(af, flow_addr(f, DIR_S2C), sip, sizeof sip),
+        fl->l7,
+    };
+    struct flow_rec r = {
+        .type = REC_FLOW,
+        .end_reason = f->end_reason,
+        .verdict = (uint8_t)fl->verdict,
+        .id = db->flow_base + (int64_t)f->id,
+        .client_port = flow_port(f, DIR_C2S),
+        .server_port = flow_port(f, DIR_S2C),
+        .vlan = f->key.vlan_inner ? f->key.vlan_inner : f->key.vlan_outer,
+        .exchanges = fl->exchanges,
+        .packets = { (int64_t)f->packets[0], (int64_t)f->packets[1] },
+        .bytes = { (int64_t)f->payload_bytes[0], (int64_t)f->payload_bytes[1] },
+        .wire = { (int64_t)f->wire_bytes[0], (int64_t)f->wire_bytes[1] },
+        .missing = (int64_t)(rc->missing_bytes[0] + rc->missing_bytes[1]),
+        .retrans = (int64_t)rc->retransmissions,
+        .ooo = (int64_t)rc->out_of_order,
+        .gaps = (int64_t)rc->gaps,
+        .first_seen = ts_or_nan(f->first_seen_us),
+        .last_seen = ts_or_nan(f->last_seen_us),
+    };
+    for (int i = 0; i < FS_COUNT; i++)
+        r.len[i] = p[i] ? (uint32_t)strlen(p[i]) : STR_NULL;
+    uint8_t *out = reserve(db, sizeof r + strings_size(r.len, FS_COUNT));
+    if (out) {
+        memcpy(out, &r, sizeof r);
+        put_strings(out + sizeof r, r.len, p, FS_COUNT);
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return out ? 0 : writer_stopped(db);
+}
+
+static void slice_sbuf(const struct sbuf *b, const char **p, uint32_t *len)
+{
+    *p = b->p;
+    *len = b->set ? b->len : STR_NULL;
+}
+
+int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    char version[16], rversion[16], interim[128], flags[256];
+    const char *p[XR_COUNT];
+    struct exchange_rec r = {
+        .type = REC_EXCHANGE,
+        .verdict = (uint8_t)x->verdict,
+        .seq = (int32_t)x->seq,
+        .status = x->status,
+        .chunked = x->chunked,
+        .id = db->exchange_base + (int64_t)x->id,
+        .flow_id = db->flow_base + (int64_t)f->id,
+        .retry_of = x->retry_of ? db->exchange_base + (int64_t)x->retry_of : 0,
+        .content_length = x->has_content_length ? (int64_t)x->content_length : -1,
+        .body_bytes = (int64_t)x->body_bytes,
+        .body_missing = (int64_t)x->body_missing,
+        /* a response whose request was lost starts at its own first byte */
+        .ts = ts_or_nan(x->t_start_us ? x->t_start_us : x->t_final_us),
+        .t_hdr = ts_or_nan(x->t_hdr_us),
+        .wait_ms = ms_or_nan(x->t_body_first_us ? exchange_ms_after_hdr(x, x->t_body_first_us)
+                                                : -1),
+        .continue_ms = ms_or_nan(exchange_ms_after_hdr(x, x->t_100_us)),
+        .final_ms = ms_or_nan(exchange_ms_after_hdr(x, x->t_final_us)),
+    };
+    static const int from_sbuf[][2] = {
+        { XR_METHOD, XS_METHOD }, { XR_URI, XS_URI }, { XR_HOST, XS_HOST },
+        { XR_USER_AGENT, XS_USER_AGENT }, { XR_EXPECT, XS_EXPECT }, { XR_REASON, XS_REASON },
+        { XR_SERVER, XS_SERVER }, { XR_VIA, XS_VIA },
+    };
+    for (size_t i = 0; i < sizeof from_sbuf / sizeof from_sbuf[0]; i++)
+        slice_sbuf(&x->s[from_sbuf[i][1]], &p[from_sbuf[i][0]], &r.len[from_sbuf[i][0]]);
+    /* header blocks of every exchange that is not plain, to read the exact Expect
+     * value and the answer back */
+    bool keep = x->verdict != V_PLAIN;
+    static const int raw[][2] = { { XR_RAW_REQUEST, XS_RAW_REQUEST },
+                                  { XR_RAW_INTERIM, XS_RAW_INTERIM },
+                                  { XR_RAW_RESPONSE, XS_RAW_RESPONSE } };
+    for (int i = 0; i < 3; i++) {
+        const struct sbuf *b = &x->s[raw[i][1]];
+        p[raw[i][0]] = b->p;
+        r.len[raw[i][0]] = keep && b->len ? b->len : STR_NULL;
+    }
+    int n = x->has_request && x->t_hdr_us
+                ? snprintf(version, sizeof version, "%u.%u", x->http_major, x->http_minor)
+                : -1;
+    p[XR_HTTP_VERSION] = version;
+    r.len[XR_HTTP_VERSION] = n > 0 ? (uint32_t)n : STR_NULL;
+    n = x->status ? snprintf(rversion, sizeof rversion, "%u.%u", x->resp_major, x->resp_minor)
+                  : -1;
+    p[XR_RESPONSE_VERSION] = rversion;
+    r.len[XR_RESPONSE_VERSION] = n > 0 ? (uint32_t)n : STR_NULL;
+    interim_str(x, interim, sizeof interim);
+    p[XR_INTERIM] = interim;
+    r.len[XR_INTERIM] = interim[0] ? (uint32_t)strlen(interim) : STR_NULL;
+    flags_str(x->flags, flags, sizeof flags);
+    p[XR_FLAGS] = flags;
+    r.len[XR_FLAGS] = flags[0] ? (uint32_t)strlen(flags) : STR_NULL;
+    uint8_t *out = reserve(db, sizeof r + strings_size(r.len, XR_COUNT));
+    if (out) {
+        memcpy(out, &r, sizeof r);
+        put_strings(out + sizeof r, r.len, p, XR_COUNT);
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return out ? 0 : writer_stopped(db);
+}
+
+/* ---- the writer thread ----------------------------------------------------------- */
+
+static int commit(struct db *db)
+{
+    if (exec(db, "COMMIT;") != 0)
+        return -1;
+    db->in_tx = false;
     return 0;
 }
 
-static void bind_sbuf(sqlite3_stmt *st, int i, const struct sbuf *b)
+/* A row is about to be written: open a batch when none is open. */
+static int batch_open(struct db *db)
 {
-    if (b->set)
-        sqlite3_bind_text(st, i, b->len ? b->p : "", (int)b->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
+    if (db->in_tx)
+        return 0;
+    if (exec(db, "BEGIN IMMEDIATE;") != 0)
+        return -1;
+    db->in_tx = true;
+    db->batch_rows = 0;
+    db->batch_start_us = now_us(CLOCK_MONOTONIC);
+    return 0;
 }
 
-static void bind_ms(sqlite3_stmt *st, int i, double ms)
+/* A row was written: commit the batch when it is full or old enough. */
+static int batch_row(struct db *db)
 {
-    if (ms < 0)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_double(st, i, ms);
-}
-
-static void bind_ts(sqlite3_stmt *st, int i, uint64_t us)
-{
-    if (us)
-        sqlite3_bind_double(st, i, (double)us / 1e6);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static void bind_ip(sqlite3_stmt *st, int i, const struct flow *f, enum dir side)
-{
-    char ip[64];
-    if (inet_ntop(f->key.family == 4 ? AF_INET : AF_INET6, flow_addr(f, side), ip,
-                  sizeof ip))
-        sqlite3_bind_text(st, i, ip, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    db->batch_rows++;
+    if (db->batch_rows >= DB_BATCH_ROWS ||
+        ((db->batch_rows & 63) == 0 &&
+         now_us(CLOCK_MONOTONIC) - db->batch_start_us > DB_BATCH_MAX_MS * 1000u))
+        return commit(db);
+    return 0;
 }
 
 static int step_reset(struct db *db, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return fail(db, what);
     return 0;
 }
 
-int db_flow(struct db *db, const struct db_flow *fl)
+static int write_flow(struct db *db, const struct flow_rec *r)
 {
-    BUSY_BEGIN;
-    const struct flow *f = fl->f;
-    const struct reasm_counters *rc = fl->rc;
+    struct slices s;
+    get_strings((const uint8_t *)(r + 1), r->len, FS_COUNT, &s);
     sqlite3_stmt *st = db->st[ST_FLOW];
     int i = 1;
-    sqlite3_bind_int64(st, i++, db->flow_base + (int64_t)f->id);
+    sqlite3_bind_int64(st, i++, r->id);
     sqlite3_bind_int64(st, i++, db->run_id);
-    bind_ts(st, i++, f->first_seen_us);
-    bind_ts(st, i++, f->last_seen_us);
-    bind_ip(st, i++, f, DIR_C2S);
-    sqlite3_bind_int(st, i++, flow_port(f, DIR_C2S));
-    bind_ip(st, i++, f, DIR_S2C);
-    sqlite3_bind_int(st, i++, flow_port(f, DIR_S2C));
-    sqlite3_bind_int(st, i++, f->key.vlan_inner ? f->key.vlan_inner : f->key.vlan_outer);
-    sqlite3_bind_text(st, i++, fl->l7, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, i++, (int64_t)f->packets[DIR_C2S]);
-    sqlite3_bind_int64(st, i++, (int64_t)f->packets[DIR_S2C]);
-    sqlite3_bind_int64(st, i++, (int64_t)f->payload_bytes[DIR_C2S]);
-    sqlite3_bind_int64(st, i++, (int64_t)f->payload_bytes[DIR_S2C]);
-    sqlite3_bind_int64(st, i++, (int64_t)(rc->missing_bytes[0] + rc->missing_bytes[1]));
-    sqlite3_bind_int64(st, i++, (int64_t)rc->retransmissions);
-    sqlite3_bind_int64(st, i++, (int64_t)rc->out_of_order);
-    sqlite3_bind_text(st, i++, flow_end_reason_name((enum end_reason)f->end_reason), -1,
+    bind_real(st, i++, r->first_seen);
+    bind_real(st, i++, r->last_seen);
+    bind_slice(st, i++, &s, FS_CLIENT_IP);
+    sqlite3_bind_int64(st, i++, r->client_port);
+    bind_slice(st, i++, &s, FS_SERVER_IP);
+    sqlite3_bind_int64(st, i++, r->server_port);
+    sqlite3_bind_int64(st, i++, r->vlan);
+    bind_slice(st, i++, &s, FS_L7);
+    sqlite3_bind_int64(st, i++, r->packets[DIR_C2S]);
+    sqlite3_bind_int64(st, i++, r->packets[DIR_S2C]);
+    sqlite3_bind_int64(st, i++, r->bytes[DIR_C2S]);
+    sqlite3_bind_int64(st, i++, r->bytes[DIR_S2C]);
+    sqlite3_bind_int64(st, i++, r->missing);
+    sqlite3_bind_int64(st, i++, r->retrans);
+    sqlite3_bind_int64(st, i++, r->ooo);
+    sqlite3_bind_text(st, i++, flow_end_reason_name((enum end_reason)r->end_reason), -1,
                       SQLITE_STATIC);
-    sqlite3_bind_int(st, i++, (int)fl->exchanges);
-    if (fl->verdict != V_NONE)
-        sqlite3_bind_text(st, i++, verdict_name(fl->verdict), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, r->exchanges);
+    if (r->verdict != V_NONE)
+        sqlite3_bind_text(st, i++, verdict_name((enum verdict)r->verdict), -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i++);
-    sqlite3_bind_int64(st, i++, (int64_t)f->wire_bytes[DIR_C2S]);
-    sqlite3_bind_int64(st, i++, (int64_t)f->wire_bytes[DIR_S2C]);
-    sqlite3_bind_int64(st, i++, (int64_t)rc->gaps);
-    int r = step_reset(db, st, "writing a flow");
-    if (r == 0)
-        r = batch_row(db);
-    BUSY_END;
-    return r;
+    sqlite3_bind_int64(st, i++, r->wire[DIR_C2S]);
+    sqlite3_bind_int64(st, i++, r->wire[DIR_S2C]);
+    sqlite3_bind_int64(st, i++, r->gaps);
+    return step_reset(db, st, "writing a flow");
 }
 
-static int header_row(struct db *db, int64_t xid, const char *dir, const struct sbuf *b)
+static int write_header(struct db *db, int64_t xid, const char *dir, const struct slices *s,
+                        int k)
 {
-    if (!b->len)
+    if (!s->p[k])
         return 0;
     sqlite3_stmt *st = db->st[ST_HEADER];
     sqlite3_bind_int64(st, 1, xid);
     sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, b->p, (int)b->len, SQLITE_STATIC);
+    bind_slice(st, 3, s, k);
     return step_reset(db, st, "writing headers");
 }
 
-int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
+static int write_exchange(struct db *db, const struct exchange_rec *r)
 {
-    BUSY_BEGIN;
+    struct slices s;
+    get_strings((const uint8_t *)(r + 1), r->len, XR_COUNT, &s);
     sqlite3_stmt *st = db->st[ST_EXCHANGE];
-    int64_t xid = db->exchange_base + (int64_t)x->id;
-    char buf[256];
     int i = 1;
-    sqlite3_bind_int64(st, i++, xid);
-    sqlite3_bind_int64(st, i++, db->flow_base + (int64_t)f->id);
+    sqlite3_bind_int64(st, i++, r->id);
+    sqlite3_bind_int64(st, i++, r->flow_id);
     sqlite3_bind_int64(st, i++, db->run_id);
-    sqlite3_bind_int(st, i++, (int)x->seq);
-    /* a response whose request was lost starts at its own first byte */
-    bind_ts(st, i++, x->t_start_us ? x->t_start_us : x->t_final_us);
-    bind_sbuf(st, i++, &x->s[XS_METHOD]);
-    bind_sbuf(st, i++, &x->s[XS_URI]);
-    bind_sbuf(st, i++, &x->s[XS_HOST]);
-    if (x->has_request && x->t_hdr_us) {
-        snprintf(buf, sizeof buf, "%u.%u", x->http_major, x->http_minor);
-        sqlite3_bind_text(st, i++, buf, -1, SQLITE_TRANSIENT);
-    } else {
-        sqlite3_bind_null(st, i++);
-    }
-    bind_sbuf(st, i++, &x->s[XS_USER_AGENT]);
-    bind_sbuf(st, i++, &x->s[XS_EXPECT]);
-    if (x->has_content_length)
-        sqlite3_bind_int64(st, i++, (int64_t)x->content_length);
+    sqlite3_bind_int(st, i++, r->seq);
+    bind_real(st, i++, r->ts);
+    bind_slice(st, i++, &s, XR_METHOD);
+    bind_slice(st, i++, &s, XR_URI);
+    bind_slice(st, i++, &s, XR_HOST);
+    bind_slice(st, i++, &s, XR_HTTP_VERSION);
+    bind_slice(st, i++, &s, XR_USER_AGENT);
+    bind_slice(st, i++, &s, XR_EXPECT);
+    if (r->content_length >= 0)
+        sqlite3_bind_int64(st, i++, r->content_length);
     else
         sqlite3_bind_null(st, i++);
-    sqlite3_bind_int(st, i++, x->chunked);
-    sqlite3_bind_int64(st, i++, (int64_t)x->body_bytes);
-    interim_str(x, buf, sizeof buf);
-    if (buf[0])
-        sqlite3_bind_text(st, i++, buf, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, i++, r->chunked);
+    sqlite3_bind_int64(st, i++, r->body_bytes);
+    bind_slice(st, i++, &s, XR_INTERIM);
+    if (r->status)
+        sqlite3_bind_int(st, i++, r->status);
     else
         sqlite3_bind_null(st, i++);
-    if (x->status)
-        sqlite3_bind_int(st, i++, x->status);
+    bind_slice(st, i++, &s, XR_REASON);
+    bind_slice(st, i++, &s, XR_SERVER);
+    bind_slice(st, i++, &s, XR_VIA);
+    bind_real(st, i++, r->wait_ms);
+    bind_real(st, i++, r->continue_ms);
+    bind_real(st, i++, r->final_ms);
+    sqlite3_bind_text(st, i++, verdict_name((enum verdict)r->verdict), -1, SQLITE_STATIC);
+    bind_slice(st, i++, &s, XR_FLAGS);
+    if (r->retry_of)
+        sqlite3_bind_int64(st, i++, r->retry_of);
     else
         sqlite3_bind_null(st, i++);
-    bind_sbuf(st, i++, &x->s[XS_REASON]);
-    bind_sbuf(st, i++, &x->s[XS_SERVER]);
-    bind_sbuf(st, i++, &x->s[XS_VIA]);
-    bind_ms(st, i++, x->t_body_first_us ? exchange_ms_after_hdr(x, x->t_body_first_us) : -1);
-    bind_ms(st, i++, exchange_ms_after_hdr(x, x->t_100_us));
-    bind_ms(st, i++, exchange_ms_after_hdr(x, x->t_final_us));
-    sqlite3_bind_text(st, i++, verdict_name(x->verdict), -1, SQLITE_STATIC);
-    flags_str(x->flags, buf, sizeof buf);
-    if (buf[0])
-        sqlite3_bind_text(st, i++, buf, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i++);
-    if (x->retry_of)
-        sqlite3_bind_int64(st, i++, db->exchange_base + (int64_t)x->retry_of);
-    else
-        sqlite3_bind_null(st, i++);
-    bind_ts(st, i++, x->t_hdr_us);
-    sqlite3_bind_int64(st, i++, (int64_t)x->body_missing);
-    if (x->status) {
-        snprintf(buf, sizeof buf, "%u.%u", x->resp_major, x->resp_minor);
-        sqlite3_bind_text(st, i++, buf, -1, SQLITE_TRANSIENT);
-    } else {
-        sqlite3_bind_null(st, i++);
-    }
-    int r = step_reset(db, st, "writing an exchange");
-    /* header blocks of every exchange that is not plain, to read the exact Expect
-     * value and the answer back */
-    if (r == 0 && x->verdict != V_PLAIN)
-        r = header_row(db, xid, "request", &x->s[XS_RAW_REQUEST]) ||
-            header_row(db, xid, "interim", &x->s[XS_RAW_INTERIM]) ||
-            header_row(db, xid, "response", &x->s[XS_RAW_RESPONSE]) ? -1 : 0;
-    if (r == 0)
-        r = batch_row(db);
-    BUSY_END;
-    return r;
+    bind_real(st, i++, r->t_hdr);
+    sqlite3_bind_int64(st, i++, r->body_missing);
+    bind_slice(st, i++, &s, XR_RESPONSE_VERSION);
+    if (step_reset(db, st, "writing an exchange") != 0 ||
+        write_header(db, r->id, "request", &s, XR_RAW_REQUEST) != 0 ||
+        write_header(db, r->id, "interim", &s, XR_RAW_INTERIM) != 0 ||
+        write_header(db, r->id, "response", &s, XR_RAW_RESPONSE) != 0)
+        return -1;
+    return 0;
 }
 
-int db_run_end(struct db *db, const struct db_run_stats *s)
+static int write_end(struct db *db, const struct db_run_stats *s)
 {
-    BUSY_BEGIN;
-    int r = -1;
     sqlite3_stmt *st = NULL;
-    if (!db->in_tx) {
-        if (exec(db, "BEGIN IMMEDIATE;") != 0)
-            goto out;
-        db->in_tx = true;
-    }
     if (sqlite3_prepare_v2(db->conn,
             "UPDATE runs SET finished_at = ?, packets = ?, bytes = ?, kernel_drops = ?,"
             " if_drops = ?, truncated = ?, interrupted = ?, first_packet = ?,"
             " last_packet = ?, tcp_flows = ?, http_flows = ?, exchange_count = ?,"
             " evicted_flows = ?, fragments_skipped = ?, undecodable = ?,"
             " orphan_responses = ?, parse_errors = ? WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        fail(db, NULL);
-        goto out;
-    }
+        SQLITE_OK)
+        return fail(db, NULL);
     int i = 1;
-    bind_ts(st, i++, s->finished_us);
+    bind_real(st, i++, ts_or_nan(s->finished_us));
     sqlite3_bind_int64(st, i++, (int64_t)s->packets);
     sqlite3_bind_int64(st, i++, (int64_t)s->bytes);
     sqlite3_bind_int64(st, i++, (int64_t)s->kernel_drops);
     sqlite3_bind_int64(st, i++, (int64_t)s->if_drops);
     sqlite3_bind_int(st, i++, s->truncated);
     sqlite3_bind_int(st, i++, s->interrupted);
-    bind_ts(st, i++, s->first_packet_us);
-    bind_ts(st, i++, s->last_packet_us);
+    bind_real(st, i++, ts_or_nan(s->first_packet_us));
+    bind_real(st, i++, ts_or_nan(s->last_packet_us));
     sqlite3_bind_int64(st, i++, (int64_t)s->tcp_flows);
     sqlite3_bind_int64(st, i++, (int64_t)s->http_flows);
     sqlite3_bind_int64(st, i++, (int64_t)s->exchanges);
@@ -478,16 +682,83 @@ int db_run_end(struct db *db, const struct db_run_stats *s)
     sqlite3_bind_int64(st, i++, (int64_t)s->orphan_responses);
     sqlite3_bind_int64(st, i++, (int64_t)s->parse_errors);
     sqlite3_bind_int64(st, i++, db->run_id);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        fail(db, "finishing the run");
-        goto out;
-    }
-    if (exec(db, "COMMIT;") != 0)
-        goto out;
-    db->in_tx = false;
-    r = 0;
-out:
+    int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    BUSY_END;
-    return r;
+    if (rc != SQLITE_DONE)
+        return fail(db, "finishing the run");
+    return commit(db);
+}
+
+/* The writer: rows in, SQL out, until the run ends or a write fails. An open batch is
+ * committed when the queue stays empty for DB_BATCH_MAX_MS, so that a reader sees a
+ * live run progress even when traffic is slow. */
+static void *writer_main(void *arg)
+{
+    struct db *db = arg;
+    for (;;) {
+        size_t n;
+        bool timed_out;
+        const void *rec = wq_next(db->q, &n, DB_BATCH_MAX_MS, &timed_out);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        int rc = 0;
+        bool end = false;
+        if (!rec && timed_out) {
+            rc = db->in_tx ? commit(db) : 0;
+        } else if (!rec) { /* closed without an end record: keep what came */
+            rc = db->in_tx ? commit(db) : 0;
+            end = true;
+        } else if ((rc = batch_open(db)) == 0) {
+            switch (*(const uint32_t *)rec) {
+            case REC_FLOW:
+                rc = write_flow(db, rec);
+                break;
+            case REC_EXCHANGE:
+                rc = write_exchange(db, rec);
+                break;
+            case REC_END:
+                rc = write_end(db, &((const struct end_rec *)rec)->st);
+                end = true;
+                break;
+            }
+            if (rc == 0 && !end)
+                rc = batch_row(db);
+        }
+        db->busy_us += now_us(CLOCK_MONOTONIC) - t0;
+        if (rc != 0) {
+            db->failed = true;
+            wq_abort(db->q);
+            return NULL;
+        }
+        if (end)
+            return NULL;
+    }
+}
+
+static void stop_writer(struct db *db)
+{
+    if (!db->writer_running)
+        return;
+    wq_close(db->q);
+    wq_abort(db->q); /* wake a producer stuck waiting for a chunk: there is none now */
+    pthread_join(db->writer, NULL);
+    db->writer_running = false;
+}
+
+int db_run_end(struct db *db, const struct db_run_stats *s)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    struct end_rec *e = reserve(db, sizeof *e);
+    if (e) {
+        e->type = REC_END;
+        e->st = *s;
+    }
+    if (db->writer_running) {
+        wq_close(db->q);
+        pthread_join(db->writer, NULL);
+        db->writer_running = false;
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    if (db->failed || !e)
+        return db->err[0] ? -1 : writer_stopped(db);
+    return 0;
 }

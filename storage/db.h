@@ -3,9 +3,12 @@
  * database can be queried while it is written.
  *
  * Owns: the sqlite3 connection, its prepared statements, the open transaction, the
- *   id bases of the current run, and an exclusive lock that keeps a second expectscope
- *   from writing the same database at the same time.
- * Does not own: flows and exchanges, borrowed for one call.
+ *   id bases of the current run, an exclusive lock that keeps a second expectscope
+ *   from writing the same database at the same time, and the writer thread with its
+ *   queue (wqueue.h).
+ * Does not own: flows and exchanges, borrowed for one call: db_flow() and
+ *   db_exchange() copy what the row needs into the queue and return; the writer
+ *   thread, the only user of the connection during a run, turns rows into SQL.
  * Called by: the driver (analyze), from the exchange sink and the flow release hook.
  *
  * Ids: a run's flows and exchanges get ids of the run's base plus their run-local
@@ -68,12 +71,14 @@ struct db *db_open(const char *path, char *err, size_t err_len);
 /* Start a run: write its row, fix the id bases. 0, or -1 with a reason. */
 int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_t err_len);
 
-/* Append one row each; they are committed with their batch. 0, or -1 with the reason
- * in db_error() (the run should stop: the disk is full, the file went away). */
+/* Queue one row each; the writer thread commits it with its batch. 0, or -1 when the
+ * writer has stopped on an error (the run should stop; db_run_end() reports it). May
+ * wait when every queue chunk is in flight: a slow disk slows the reading down. */
 int db_flow(struct db *db, const struct db_flow *fl);
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
 
-/* Finish the run: update its row and commit everything. 0 or -1 (see db_error()). */
+/* Finish the run: wait for the writer to write every row queued, update the run row
+ * and commit. 0, or -1 with the first error in db_error(). */
 int db_run_end(struct db *db, const struct db_run_stats *st);
 
 /* The last error, one line naming the database. */
@@ -82,8 +87,11 @@ const char *db_error(const struct db *db);
 /* The run's id, for messages. */
 int64_t db_run_id(const struct db *db);
 
-/* Wall-clock microseconds spent inside db_ calls so far (the writer's share of a run). */
+/* Microseconds the writer thread spent writing (inside SQLite), and the analyzer
+ * thread spent in db_ calls (copying rows, waiting for queue room, and the final
+ * wait for the writer). Read after db_run_end(). */
 uint64_t db_busy_us(const struct db *db);
+uint64_t db_wait_us(const struct db *db);
 
 /* Roll back what is not committed, close, release the lock. NULL is a no-op. */
 void db_close(struct db *db);

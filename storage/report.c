@@ -27,6 +27,17 @@ static void json_str(FILE *out, const unsigned char *s, int n)
     fputc('"', out);
 }
 
+/* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
+ * 1004.923, and an epoch time keeps its microseconds. */
+static void json_num(FILE *out, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, out);
+}
+
 /* Text for a terminal cell: the same bytes, control bytes as \xNN, cut at 48. */
 static char *cell_text(sqlite3_stmt *st, int col)
 {
@@ -36,7 +47,7 @@ static char *cell_text(sqlite3_stmt *st, int col)
     int n = sqlite3_column_bytes(st, col);
     if (sqlite3_column_type(st, col) == SQLITE_FLOAT) {
         char buf[64];
-        snprintf(buf, sizeof buf, "%.1f", sqlite3_column_double(st, col));
+        snprintf(buf, sizeof buf, "%.3f", sqlite3_column_double(st, col));
         return strdup(buf);
     }
     char *out = malloc((size_t)n * 4 + 4);
@@ -92,7 +103,7 @@ static int section(sqlite3 *db, const char *name, const char *title, const char 
                     fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
                     break;
                 case SQLITE_FLOAT:
-                    fprintf(out, "%.6g", sqlite3_column_double(st, c));
+                    json_num(out, sqlite3_column_double(st, c));
                     break;
                 default:
                     json_str(out, sqlite3_column_text(st, c), sqlite3_column_bytes(st, c));
@@ -161,7 +172,7 @@ static const struct {
     const char *name, *title, *sql;
 } sections[] = {
     { "runs", "runs:",
-      "SELECT id AS run, datetime(started_at, 'unixepoch') AS started, mode, source,"
+      "SELECT id AS run, datetime(started_at, 'unixepoch') || ' UTC' AS started, mode, source,"
       " packets, tcp_flows AS flows, http_flows, exchange_count AS exchanges,"
       " truncated, interrupted FROM runs ORDER BY id" },
     { "run_verdicts", "verdicts per run:",
