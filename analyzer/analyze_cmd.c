@@ -277,7 +277,7 @@ static int finish_db(struct analyze *a, const struct run_totals *t, const struct
         .kernel_drops = t->cap.kernel_drops,
         .if_drops = t->cap.if_drops,
         .truncated = t->cap.truncated,
-        .interrupted = t->stopped,
+        .interrupted = t->stopped || a->db_failed,
         .first_packet_us = t->first_packet_us,
         .last_packet_us = t->last_packet_us,
         .tcp_flows = t->flows.created,
@@ -330,8 +330,12 @@ int analyze_cmd(const struct options *o)
     rc = run_capture(o, &hooks, &tot, err, sizeof err);
     if (rc != EXIT_OK) {
         fprintf(stderr, "expectscope: %s\n", err);
-    } else if (a.db && (finish_db(&a, &tot, h1_stats(h)) != 0 || a.db_failed)) {
+    } else if (a.db && finish_db(&a, &tot, h1_stats(h)) != 0) {
         rc = EXIT_INPUT; /* finish_db() said why */
+    } else if (a.db_failed) {
+        /* rows were lost before the end; the run row says interrupted */
+        fprintf(stderr, "expectscope: %s\n", db_error(a.db));
+        rc = EXIT_INPUT;
     } else {
         if (!o->quiet)
             summary(&a, &tot, h1_stats(h));

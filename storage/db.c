@@ -389,9 +389,13 @@ static void *reserve(struct db *db, size_t n)
     return wq_reserve(db->q, n);
 }
 
-static int writer_stopped(struct db *db)
+/* A row could not be queued: the writer stopped on an error (it said which, before
+ * aborting the queue, whose lock orders that write before this read), or there was
+ * no memory for a queue chunk. */
+static int not_queued(struct db *db)
 {
-    snprintf(db->err, sizeof db->err, "%s: the database writer stopped", db->path);
+    if (!db->failed)
+        snprintf(db->err, sizeof db->err, "%s: out of memory queueing rows", db->path);
     return -1;
 }
 
@@ -434,7 +438,7 @@ int db_flow(struct db *db, const struct db_flow *fl)
         put_strings(out + sizeof r, r.len, p, FS_COUNT);
     }
     db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
-    return out ? 0 : writer_stopped(db);
+    return out ? 0 : not_queued(db);
 }
 
 static void slice_sbuf(const struct sbuf *b, const char **p, uint32_t *len)
@@ -507,7 +511,7 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
         put_strings(out + sizeof r, r.len, p, XR_COUNT);
     }
     db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
-    return out ? 0 : writer_stopped(db);
+    return out ? 0 : not_queued(db);
 }
 
 /* ---- the writer thread ----------------------------------------------------------- */
@@ -759,6 +763,6 @@ int db_run_end(struct db *db, const struct db_run_stats *s)
     }
     db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
     if (db->failed || !e)
-        return db->err[0] ? -1 : writer_stopped(db);
+        return db->err[0] ? -1 : not_queued(db);
     return 0;
 }
