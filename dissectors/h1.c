@@ -1,5 +1,6 @@
 /* h1.c: see h1.h. */
 #include "h1.h"
+#include "h1_start.h"
 
 #include <llhttp.h>
 #include <stdlib.h>
@@ -447,27 +448,13 @@ static void message_done(struct h1_side *s)
 /* Bytes that could begin a message of this side (a prefix is enough). */
 static bool looks_like_start(const struct h1_side *s, const uint8_t *p, size_t n)
 {
-    if (s->d == DIR_C2S)
-        return h1_is_request_line(p, n);
-    return memcmp(p, "HTTP/1.", n < 7 ? n : 7) == 0;
+    return s->d == DIR_C2S ? h1_is_request_line(p, n) : h1_is_status_start(p, n);
 }
 
-/* Find where a message could start after lost or rejected bytes: at a line start, a
- * request line (client side) or "HTTP/1." (server side). Returns the offset or n. */
 static size_t find_message_start(const struct h1_side *s, const uint8_t *p, size_t n,
                                  bool at_line_start)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 || !at_line_start) {
-            if (p[i] != '\n')
-                continue;
-            if (++i >= n)
-                break;
-        }
-        if (looks_like_start(s, p + i, n - i))
-            return i;
-    }
-    return n;
+    return h1_find_start(s->d == DIR_C2S, p, n, at_line_start);
 }
 
 static void side_reset_parser(struct h1_side *s)
@@ -851,40 +838,4 @@ void h1_free(struct h1 *h)
     }
     free(h->spares);
     free(h);
-}
-
-bool h1_is_request_line(const uint8_t *p, size_t n)
-{
-    /* method: a token of capitals (RFC 9110 9.1 methods are case-sensitive) */
-    size_t i = 0;
-    while (i < n && i < 24 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-' || p[i] == '_'))
-        i++;
-    if (i == 0 || i == 24 || (i < n && p[i] != ' '))
-        return false;
-    if (i == n)
-        return true;
-    size_t target = ++i;
-    /* The rest of the line: printable bytes up to LF. A target with spaces in it is
-     * malformed, but scanners send them and servers answer 400, so the line counts
-     * as long as it ends with the version. */
-    size_t spaces = 0, last_space = 0;
-    for (; i < n && p[i] != '\n'; i++) {
-        if (p[i] == ' ') {
-            spaces++;
-            last_space = i;
-        } else if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\t') || p[i] == 0x7f) {
-            return false;
-        }
-    }
-    if (i == n)
-        return true; /* the line goes on past what we have */
-    size_t end = i > target && p[i - 1] == '\r' ? i - 1 : i;
-    if (end == target || p[target] == ' ')
-        return false;
-    if (spaces == 0)
-        return true; /* no version: HTTP/0.9 style, or a request servers answer 400 */
-    static const char v[] = "HTTP/1.";
-    size_t vlen = end - (last_space + 1);
-    return vlen == 8 && memcmp(p + last_space + 1, v, 7) == 0 && p[end - 1] >= '0' &&
-           p[end - 1] <= '9';
 }

@@ -24,6 +24,7 @@
 #ifndef ES_H1_H
 #define ES_H1_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "exchange.h"
@@ -71,12 +72,5 @@ const struct h1_stats *h1_stats(const struct h1 *h);
 
 /* Free the dissector. Every flow must have been closed first. NULL is a no-op. */
 void h1_free(struct h1 *h);
-
-/* True when bytes start with an HTTP/1.x request line: a method token, a space, and
- * a line of printable bytes that ends with " HTTP/1." and a digit, or that holds no
- * further space (no version: malformed, but servers answer it). When the line is cut
- * short by n, the part present must fit. Used to tell a retry from a body, and to
- * find where requests start. */
-bool h1_is_request_line(const uint8_t *p, size_t n);
 
 #endif
