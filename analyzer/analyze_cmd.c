@@ -205,12 +205,13 @@ static void summary(struct analyze *a, const struct run_totals *t, const struct 
                 " exchanges\n", s->name, s->n417, s->fallbacks, s->exchanges);
     }
     uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
-                    t->flows.evicted + t->dec[DEC_FRAGMENT];
+                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT];
     if (lost)
         fprintf(out, "not fully analysed: %" PRIu64 " responses without request, %" PRIu64
                 " parse errors (resynced), %" PRIu64 " pipeline overflows, %" PRIu64
                 " flows evicted, %" PRIu64 " IP fragments skipped\n",
-                hs->orphan_responses, hs->parse_errors, hs->pipeline_overflow,
+                hs->orphan_responses, hs->parse_errors,
+                hs->pipeline_overflow + hs->live_overflow,
                 t->flows.evicted, t->dec[DEC_FRAGMENT]);
 }
 
@@ -288,6 +289,7 @@ static int finish_db(struct analyze *a, const struct run_totals *t, const struct
         .undecodable = undecodable,
         .orphan_responses = hs->orphan_responses,
         .parse_errors = hs->parse_errors,
+        .pipeline_overflows = hs->pipeline_overflow + hs->live_overflow,
     };
     if (db_run_end(a->db, &st) != 0) {
         fprintf(stderr, "expectscope: %s\n", db_error(a->db));

@@ -22,8 +22,10 @@ struct lru {
 struct flow_table {
     struct flow *pool;
     uint32_t cap;
-    uint32_t free_head;   /* free slots, chained through hash_next */
-    uint32_t *buckets;
+    uint32_t free_head;   /* released slots, chained through hash_next */
+    uint32_t next_unused; /* slots from here on were never used (never touched) */
+    uint32_t *buckets;    /* slot + 1 of each chain's head; 0 is an empty chain, so
+                             calloc'd pages of empty buckets are never touched */
     uint32_t n_buckets;   /* power of two */
     struct lru lru[LRU_COUNT];
     uint64_t idle_us, linger_us;
@@ -87,20 +89,16 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn
     t->n_buckets = 1;
     while (t->n_buckets < cap * 2u)
         t->n_buckets <<= 1;
-    /* calloc'd pages are not touched until a flow uses them, so memory follows the
-     * number of concurrent flows, not the configured maximum. */
+    /* calloc'd pages are not touched until a flow uses them, and slots are handed
+     * out in order, so memory follows the number of concurrent flows, not the
+     * configured maximum. */
     t->pool = calloc(cap, sizeof *t->pool);
-    t->buckets = malloc((size_t)t->n_buckets * sizeof *t->buckets);
+    t->buckets = calloc(t->n_buckets, sizeof *t->buckets);
     if (!t->pool || !t->buckets) {
         flow_table_free(t);
         return NULL;
     }
-    memset(t->buckets, 0xff, (size_t)t->n_buckets * sizeof *t->buckets);
-    for (uint32_t i = 0; i < cap; i++) {
-        t->pool[i].slot = i;
-        t->pool[i].hash_next = i + 1 < cap ? i + 1 : NONE;
-    }
-    t->free_head = 0;
+    t->free_head = NONE;
     for (int i = 0; i < LRU_COUNT; i++)
         t->lru[i].head = t->lru[i].tail = NONE;
     t->idle_us = cfg && cfg->idle_us ? cfg->idle_us : FLOW_DEFAULT_IDLE_US;
@@ -133,11 +131,16 @@ void flow_table_free(struct flow_table *t)
  * and return its slot to the pool. */
 static void release_flow(struct flow_table *t, struct flow *f, enum end_reason why)
 {
-    uint32_t *pp = &t->buckets[key_hash(&f->key) & (t->n_buckets - 1)];
-    while (*pp != NONE && *pp != f->slot)
-        pp = &t->pool[*pp].hash_next;
-    if (*pp == f->slot)
-        *pp = f->hash_next;
+    uint32_t *head = &t->buckets[key_hash(&f->key) & (t->n_buckets - 1)];
+    if (*head - 1 == f->slot) {
+        *head = f->hash_next + 1; /* NONE + 1 == 0: the chain is empty */
+    } else {
+        uint32_t i = *head - 1;
+        while (i != NONE && t->pool[i].hash_next != f->slot)
+            i = t->pool[i].hash_next;
+        if (i != NONE)
+            t->pool[i].hash_next = f->hash_next;
+    }
     lru_unlink(t, f);
     if (!f->closing)
         f->end_reason = (uint8_t)why;
@@ -241,7 +244,8 @@ static void set_client(struct flow *f, uint8_t ep)
 
 static struct flow *lookup(struct flow_table *t, const struct flow_key *k, uint32_t h)
 {
-    for (uint32_t i = t->buckets[h & (t->n_buckets - 1)]; i != NONE; i = t->pool[i].hash_next)
+    for (uint32_t i = t->buckets[h & (t->n_buckets - 1)] - 1; i != NONE;
+         i = t->pool[i].hash_next)
         if (memcmp(&t->pool[i].key, k, sizeof *k) == 0)
             return &t->pool[i];
     return NULL;
@@ -250,6 +254,11 @@ static struct flow *lookup(struct flow_table *t, const struct flow_key *k, uint3
 static struct flow *create(struct flow_table *t, const struct flow_key *k, uint32_t h,
                            uint8_t src_ep, const struct dec_pkt *p)
 {
+    if (t->free_head == NONE && t->next_unused < t->cap) {
+        t->pool[t->next_unused].slot = t->next_unused;
+        t->pool[t->next_unused].hash_next = NONE;
+        t->free_head = t->next_unused++;
+    }
     if (t->free_head == NONE) {
         /* Pool empty: ended flows are only lingering, so they go first; otherwise the
          * least recently seen open flow is evicted and counted. */
@@ -270,8 +279,8 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
     f->first_seen_us = p->ts_us;
     f->last_seen_us = t->now_us;
     uint32_t *bucket = &t->buckets[h & (t->n_buckets - 1)];
-    f->hash_next = *bucket;
-    *bucket = slot;
+    f->hash_next = *bucket - 1;
+    *bucket = slot + 1;
     lru_push_tail(t, f, LRU_OPEN);
     /* Roles: the SYN settles them; until one is seen, the ports guess, and failing
      * that the receiver of the first packet is taken as the server. */

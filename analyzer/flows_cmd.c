@@ -29,14 +29,14 @@ static void flow_done(void *ctx, const struct flow_record *rec)
     char cli[64], srv[64], buf[512];
     int n = snprintf(buf, sizeof buf,
         "%s\t%s\t%u\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
-        "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s",
+        "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s",
         flow_endpoint_str(f, DIR_C2S, cli, sizeof cli),
         flow_endpoint_str(f, DIR_S2C, srv, sizeof srv),
         f->key.vlan_inner ? f->key.vlan_inner : f->key.vlan_outer, rec->l7,
         f->packets[DIR_C2S], f->payload_bytes[DIR_C2S],
         f->packets[DIR_S2C], f->payload_bytes[DIR_S2C],
         rc->missing_bytes[DIR_C2S] + rc->missing_bytes[DIR_S2C],
-        rc->retransmissions, rc->out_of_order,
+        rc->retransmissions, rc->out_of_order, rc->out_of_window,
         f->wire_bytes[DIR_C2S], f->wire_bytes[DIR_S2C],
         flow_end_reason_name((enum end_reason)f->end_reason));
     if (n < 0)
@@ -97,7 +97,7 @@ int flows_cmd(const struct options *o)
     } else {
         qsort(ls.v, ls.n, sizeof *ls.v, by_first_seen);
         printf("client\tserver\tvlan\tl7\tpkts_c2s\tbytes_c2s\tpkts_s2c\tbytes_s2c\t"
-               "missing\tretrans\tooo\twire_c2s\twire_s2c\tend\n");
+               "missing\tretrans\tooo\tout_of_window\twire_c2s\twire_s2c\tend\n");
         for (size_t i = 0; i < ls.n; i++)
             printf("%s\n", ls.v[i].text);
         if (!o->quiet)

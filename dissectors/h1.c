@@ -65,6 +65,7 @@ struct h1 {
     struct exchange **spares; /* recycled exchanges, their buffers kept */
     uint32_t n_spares, cap_spares;
     uint64_t next_id;
+    uint32_t live;            /* exchanges queued on all connections */
     struct h1_stats st;
     llhttp_settings_t settings;
 };
@@ -121,6 +122,7 @@ static void emit(struct h1_conn *c, struct exchange *x)
         if (c->side[d].cur == x)
             c->side[d].cur = NULL;
     c->h->st.exchanges++;
+    c->h->live--;
     c->h->sink.exchange(c->h->sink.ctx, c->f, x);
     x_recycle(c->h, x);
 }
@@ -152,8 +154,15 @@ static void emit_all(struct h1_conn *c)
  * on this connection) or memory is short. */
 static struct exchange *q_push(struct h1_conn *c)
 {
-    if (c->q_len == H1_MAX_PIPELINE) {
-        c->h->st.pipeline_overflow++;
+    bool over_conn = c->q_len == H1_MAX_PIPELINE;
+    if (over_conn || c->h->live == H1_MAX_LIVE_EXCHANGES) {
+        /* Requests nobody answers: past the cap of the connection, or of all of them
+         * together, HTTP is given up on this connection, its exchanges go out as they
+         * are (no_final) and it is counted. */
+        if (over_conn)
+            c->h->st.pipeline_overflow++;
+        else
+            c->h->st.live_overflow++;
         for (int d = 0; d < 2; d++)
             c->side[d].state = H1_DEAD;
         emit_all(c);
@@ -162,6 +171,7 @@ static struct exchange *q_push(struct h1_conn *c)
     struct exchange *x = x_new(c->h);
     if (!x)
         return NULL;
+    c->h->live++;
     x->flow_id = c->f->id;
     x->seq = c->next_seq++;
     c->q[(c->q_head + c->q_len) % H1_MAX_PIPELINE] = x;
@@ -214,6 +224,10 @@ static int on_message_begin(llhttp_t *p)
                 x->flags |= c->side[DIR_C2S].pending_flags & XF_GAP;
             }
         }
+    }
+    if (s->state == H1_DEAD) { /* q_push() gave HTTP up on this connection */
+        s->ev = EV_NONE;
+        return HPE_PAUSED;
     }
     s->cur = x;
     s->state = H1_HEADERS;
@@ -544,8 +558,14 @@ static void keep_raw_block(struct h1_side *s)
     enum xfield f = s->d == DIR_C2S ? XS_RAW_REQUEST
                     : (code >= 100 && code < 200 && code != 101) ? XS_RAW_INTERIM
                                                                  : XS_RAW_RESPONSE;
-    if (s->raw.truncated || !sbuf_add(&x->s[f], s->raw.p, s->raw.len))
+    /* what was kept is stored even when the block was longer than the cap */
+    if (!sbuf_add(&x->s[f], s->raw.p, s->raw.len) || s->raw.truncated)
         x->flags |= XF_HEADERS_TRUNCATED;
+    /* an idle connection must not keep a large block's buffer (4 KiB per idle flow) */
+    if (s->raw.cap > H1_IDLE_RAW_BYTES) {
+        sbuf_fini(&s->raw);
+        sbuf_init(&s->raw, H1_MAX_HEADER_BYTES);
+    }
 }
 
 static void feed(struct h1_side *s, const uint8_t *data, size_t n)

@@ -35,9 +35,16 @@
  * headers_truncated; parsing goes on (llhttp holds no header bytes itself). */
 #define H1_MAX_HEADER_BYTES 8192u
 
-/* Requests waiting for their response on one connection. Past it the connection's
- * HTTP is abandoned: pending exchanges are emitted (no_final) and it is counted. */
+/* Requests waiting for their response on one connection, and on all connections
+ * together (a queued exchange holds up to ~30 KiB of header copies). Past either the
+ * connection's HTTP is given up: its pending exchanges are emitted (no_final) and it
+ * is counted (pipeline_overflow, live_overflow). */
 #define H1_MAX_PIPELINE 128u
+#define H1_MAX_LIVE_EXCHANGES 16384u
+
+/* A header-block buffer larger than this is freed once its block is filed, so that an
+ * idle connection holds little. */
+#define H1_IDLE_RAW_BYTES 1024u
 
 /* Where finished exchanges go. The exchange is borrowed for the call; the callee may
  * fill in its verdict fields. */
@@ -55,6 +62,7 @@ struct h1_stats {
     uint64_t resync_skipped;    /* bytes skipped while looking for a message start */
     uint64_t body_gap_skips;    /* gaps inside a Content-Length body, skipped in place */
     uint64_t pipeline_overflow; /* connections that passed H1_MAX_PIPELINE */
+    uint64_t live_overflow;     /* connections given up at H1_MAX_LIVE_EXCHANGES */
     uint64_t tunnels;           /* CONNECT 2xx or 101: HTTP ended on the flow */
     uint64_t abandoned_bodies;  /* a new request came where a body was due */
     uint64_t alloc_failures;

@@ -48,14 +48,14 @@ static const char *const sql_insert[ST_COUNT] = {
         "INSERT INTO flows (id, run_id, first_seen, last_seen, client_ip, client_port,"
         " server_ip, server_port, vlan, l7_protocol, packets_c2s, packets_s2c, bytes_c2s,"
         " bytes_s2c, missing_bytes, retransmissions, out_of_order, end_reason,"
-        " exchange_count, verdict, wire_bytes_c2s, wire_bytes_s2c, gaps)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " exchange_count, verdict, wire_bytes_c2s, wire_bytes_s2c, gaps, out_of_window,"
+        " cap_flushes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_EXCHANGE] =
         "INSERT INTO exchanges (id, flow_id, run_id, seq, ts, method, uri, host,"
         " http_version, user_agent, expect, content_length, chunked, body_bytes,"
         " interim_codes, status, reason, server, via, wait_ms, continue_ms, final_ms,"
-        " verdict, flags, retry_of, t_hdr, body_missing, response_version)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " verdict, flags, retry_of, t_hdr, body_missing, response_version, interim_count)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_HEADER] = "INSERT INTO headers (exchange_id, direction, raw) VALUES (?,?,?)",
 };
 
@@ -297,7 +297,8 @@ struct flow_rec {
     uint32_t len[FS_COUNT];
     uint8_t end_reason, verdict;
     int64_t id, client_port, server_port, vlan, exchanges;
-    int64_t packets[2], bytes[2], wire[2], missing, retrans, ooo, gaps;
+    int64_t packets[2], bytes[2], wire[2], missing, retrans, ooo, gaps, out_of_window,
+        cap_flushes;
     double first_seen, last_seen;
 };
 
@@ -312,7 +313,7 @@ struct exchange_rec {
     uint32_t len[XR_COUNT];
     uint8_t verdict;
     int32_t seq, status, chunked;
-    int64_t id, flow_id, retry_of, content_length, body_bytes, body_missing;
+    int64_t id, flow_id, retry_of, content_length, body_bytes, body_missing, interim_count;
     double ts, t_hdr, wait_ms, continue_ms, final_ms; /* NAN: NULL */
 };
 
@@ -427,6 +428,8 @@ int db_flow(struct db *db, const struct db_flow *fl)
         .retrans = (int64_t)rc->retransmissions,
         .ooo = (int64_t)rc->out_of_order,
         .gaps = (int64_t)rc->gaps,
+        .out_of_window = (int64_t)rc->out_of_window,
+        .cap_flushes = (int64_t)rc->cap_flushes,
         .first_seen = ts_or_nan(f->first_seen_us),
         .last_seen = ts_or_nan(f->last_seen_us),
     };
@@ -464,6 +467,7 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
         .content_length = x->has_content_length ? (int64_t)x->content_length : -1,
         .body_bytes = (int64_t)x->body_bytes,
         .body_missing = (int64_t)x->body_missing,
+        .interim_count = x->n_interim,
         /* a response whose request was lost starts at its own first byte */
         .ts = ts_or_nan(x->t_start_us ? x->t_start_us : x->t_final_us),
         .t_hdr = ts_or_nan(x->t_hdr_us),
@@ -590,6 +594,8 @@ static int write_flow(struct db *db, const struct flow_rec *r)
     sqlite3_bind_int64(st, i++, r->wire[DIR_C2S]);
     sqlite3_bind_int64(st, i++, r->wire[DIR_S2C]);
     sqlite3_bind_int64(st, i++, r->gaps);
+    sqlite3_bind_int64(st, i++, r->out_of_window);
+    sqlite3_bind_int64(st, i++, r->cap_flushes);
     return step_reset(db, st, "writing a flow");
 }
 
@@ -648,6 +654,7 @@ static int write_exchange(struct db *db, const struct exchange_rec *r)
     bind_real(st, i++, r->t_hdr);
     sqlite3_bind_int64(st, i++, r->body_missing);
     bind_slice(st, i++, &s, XR_RESPONSE_VERSION);
+    sqlite3_bind_int64(st, i++, r->interim_count);
     if (step_reset(db, st, "writing an exchange") != 0 ||
         write_header(db, r->id, "request", &s, XR_RAW_REQUEST) != 0 ||
         write_header(db, r->id, "interim", &s, XR_RAW_INTERIM) != 0 ||
@@ -664,7 +671,8 @@ static int write_end(struct db *db, const struct db_run_stats *s)
             " if_drops = ?, truncated = ?, interrupted = ?, first_packet = ?,"
             " last_packet = ?, tcp_flows = ?, http_flows = ?, exchange_count = ?,"
             " evicted_flows = ?, fragments_skipped = ?, undecodable = ?,"
-            " orphan_responses = ?, parse_errors = ? WHERE id = ?", -1, &st, NULL) !=
+            " orphan_responses = ?, parse_errors = ?, pipeline_overflows = ? WHERE id = ?",
+            -1, &st, NULL) !=
         SQLITE_OK)
         return fail(db, NULL);
     int i = 1;
@@ -685,6 +693,7 @@ static int write_end(struct db *db, const struct db_run_stats *s)
     sqlite3_bind_int64(st, i++, (int64_t)s->undecodable);
     sqlite3_bind_int64(st, i++, (int64_t)s->orphan_responses);
     sqlite3_bind_int64(st, i++, (int64_t)s->parse_errors);
+    sqlite3_bind_int64(st, i++, (int64_t)s->pipeline_overflows);
     sqlite3_bind_int64(st, i++, db->run_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);

@@ -52,6 +52,7 @@ struct db_run_stats {
     uint64_t first_packet_us, last_packet_us;
     uint64_t tcp_flows, http_flows, exchanges, evicted_flows;
     uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
+    uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
 };
 
 /* A flow leaving the table, with what the dissector and verdict engine made of it. */

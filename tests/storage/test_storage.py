@@ -38,13 +38,14 @@ CONTRACT = {
     "meta": ["key", "value"],
 }
 
-# What schema revision 2 (storage/schema.c) adds beyond the contract.
+# What schema revisions 2 and 3 (storage/schema.c) add beyond the contract.
+SCHEMA_REVISION = "3"
 REV2_COLUMNS = {
     "runs": ["interrupted", "first_packet", "last_packet", "tcp_flows", "http_flows",
              "exchange_count", "evicted_flows", "fragments_skipped", "undecodable",
-             "orphan_responses", "parse_errors"],
-    "flows": ["wire_bytes_c2s", "wire_bytes_s2c", "gaps"],
-    "exchanges": ["t_hdr", "body_missing", "response_version"],
+             "orphan_responses", "parse_errors", "pipeline_overflows"],
+    "flows": ["wire_bytes_c2s", "wire_bytes_s2c", "gaps", "out_of_window", "cap_flushes"],
+    "exchanges": ["t_hdr", "body_missing", "response_version", "interim_count"],
 }
 VIEWS = ["v_verdict_counts", "v_flow_verdict_counts", "v_exchanges", "v_server_failures",
          "v_user_agent_failures", "v_server_timing", "v_proxy_vs_direct",
@@ -288,7 +289,7 @@ def area_schema(binary, srcdir, tmp):
         C.check(not missing, f"table {table}: revision 2 columns missing: {missing}")
     C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_version'"), "1",
          "meta.schema_version")
-    C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_revision'"), "2",
+    C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_revision'"), SCHEMA_REVISION,
          "meta.schema_revision")
     have_views = {r[0] for r in q(db, "SELECT name FROM sqlite_schema WHERE type = 'view'")}
     for v in VIEWS:
@@ -560,7 +561,7 @@ def area_migration(binary, srcdir, tmp):
             tmp)
     C.eq(p.returncode, 0, f"analyze on a revision-1 database (stderr: {p.stderr.strip()})")
     db = connect(dbp)
-    C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_revision'"), "2",
+    C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_revision'"), SCHEMA_REVISION,
          "meta.schema_revision after migration")
     C.eq(q1(db, "SELECT value FROM meta WHERE key = 'schema_version'"), "1",
          "meta.schema_version after migration")
@@ -604,7 +605,8 @@ def area_migration(binary, srcdir, tmp):
     db = connect(dbp)
     C.eq(q1(db, "SELECT COUNT(*) FROM runs"), 3, "runs after a second analyze")
     C.eq(q(db, "SELECT key, value FROM meta ORDER BY key"),
-         [("schema_revision", "2"), ("schema_version", "1")], "meta after a second analyze")
+         [("schema_revision", SCHEMA_REVISION), ("schema_version", "1")],
+         "meta after a second analyze")
     db.close()
 
 
@@ -923,7 +925,7 @@ def area_report(binary, srcdir, tmp):
         return
     C.eq(j.get("totals"), {"runs": runs, "flows": flows, "exchanges": xs},
          "report --json: totals against the tables")
-    C.eq((j.get("schema_version"), j.get("schema_revision")), (1, 2),
+    C.eq((j.get("schema_version"), j.get("schema_revision")), (1, int(SCHEMA_REVISION)),
          "report --json: schema version and revision")
     C.eq(j.get("database"), dbp, "report --json: database")
     C.eq([r["run"] for r in j.get("runs", [])], list(range(1, runs + 1)),

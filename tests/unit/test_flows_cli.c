@@ -79,7 +79,8 @@ static int count_lines(const char *s)
 }
 
 static const char header[] = "client\tserver\tvlan\tl7\tpkts_c2s\tbytes_c2s\tpkts_s2c\t"
-                             "bytes_s2c\tmissing\tretrans\tooo\twire_c2s\twire_s2c\tend\n";
+                             "bytes_s2c\tmissing\tretrans\tooo\tout_of_window\twire_c2s\twire_s2c"
+                             "\tend\n";
 
 /* ---- writing conversations ---- */
 
@@ -157,7 +158,7 @@ static void line(char *buf, size_t len, const struct conv *c, const char *vlan,
     char cli[64], srv[64];
     snprintf(cli, sizeof cli, v6 ? "[%s]:%u" : "%s:%u", c->cli, c->cport);
     snprintf(srv, sizeof srv, v6 ? "[%s]:%u" : "%s:%u", c->srv, c->sport);
-    snprintf(buf, len, "%s\t%s\t%s\tHTTP\t5\t%zu\t3\t%zu\t%llu\t0\t0\t%llu\t%llu\t%s\n",
+    snprintf(buf, len, "%s\t%s\t%s\tHTTP\t5\t%zu\t3\t%zu\t%llu\t0\t0\t0\t%llu\t%llu\t%s\n",
              cli, srv, vlan, strlen(req), strlen(resp), (unsigned long long)missing,
              (unsigned long long)c->wire[0], (unsigned long long)c->wire[1], end);
 }
@@ -276,7 +277,8 @@ static void test_pcapng_two_flows(void)
     char want[2048], la[1024], lb[1024];
     line(la, sizeof la, &a, "0", 0, "fin");
     snprintf(lb, sizeof lb,
-             "10.0.3.1:40001\t10.0.3.2:80\t0\tHTTP\t3\t%zu\t2\t0\t0\t0\t0\t%llu\t%llu\trst\n",
+             "10.0.3.1:40001\t10.0.3.2:80\t0\tHTTP\t3\t%zu\t2\t0\t0\t0\t0\t0\t%llu\t%llu"
+             "\trst\n",
              strlen(req), (unsigned long long)b.wire[0], (unsigned long long)b.wire[1]);
     snprintf(want, sizeof want, "%s%s", la, lb);
     check_flows("pcapng (nanoseconds), two interleaved flows, FIN and RST", &path, 1, want);
@@ -314,7 +316,7 @@ static void test_loss(void)
     char line2[1024];
     /* no payload: nDPI's best guess comes from port 80 */
     snprintf(line2, sizeof line2, "%s10.0.5.1:40000\t10.0.5.2:80\t0\tHTTP\t1\t0\t1\t0\t0\t0\t0"
-                                  "\t60\t60\tcapture_end\n", header);
+                                  "\t0\t60\t60\tcapture_end\n", header);
     CHECK_STR(r.out, line2);
     char warn[1024];
     snprintf(warn, sizeof warn, "expectscope: warning: %s: truncated record after 2 "
