@@ -468,7 +468,7 @@ def t_seq_jumps(ctx):
 
 
 def t_seq_far_flood_counted(ctx):
-    """Pending: segments beyond REASM_MAX_SEQ_JUMP are dropped without a trace."""
+    """Segments beyond REASM_MAX_SEQ_JUMP are dropped and counted (flows.out_of_window)."""
     n, rss, dbp, f = seq_capture(ctx)
     d = f.get(8004)
     oow = q(dbp, "SELECT out_of_window FROM flows WHERE server_port = 8004")
@@ -477,13 +477,17 @@ def t_seq_far_flood_counted(ctx):
 
 
 def t_pool_follows_flows(ctx):
-    """Pending: architecture.md says the pool's pages are touched only by used slots."""
+    """architecture.md: the pool's pages are touched only by used slots, so RSS follows
+    concurrent flows, not --max-flows. (ASan's shadow of a large calloc is touched, so
+    under ASan this only runs.)"""
     path, _ = ctx.generate("idle", "pool", 1000)
     _, r1, _, _ = ctx.analyze(path, "--max-flows", str(FLOW_DEFAULT_MAX), db=False,
                               label="pool_default")
     _, r2, _, _ = ctx.analyze(path, "--max-flows", "4000000", db=False, label="pool_4M")
-    check(r2 - r1 <= 16 * MiB, f"1000 flows: RSS with --max-flows 4000000 exceeds the "
-          f"default by {(r2 - r1) // KiB} KB (should follow concurrent flows)")
+    if ctx.mode == "normal":
+        check(r2 - r1 <= 16 * MiB, f"1000 flows: RSS with --max-flows 4000000 exceeds the "
+              f"default by {(r2 - r1) // KiB} KB (should follow concurrent flows)")
+    ctx.result(rss_default_kb=r1 // KiB, rss_4m_kb=r2 // KiB)
 
 
 TESTS = {
