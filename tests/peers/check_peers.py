@@ -11,12 +11,18 @@ Zeek and suricata count broken requests each their own way (not checked), and in
 smuggling tests, where it must lie between tshark's count and Zeek's. A few captures also have their verdicts checked.
 Files that are not captures must fail with exit 1 and a one-line error.
 
+Then every readable capture goes through once more, all in one run into a database, and
+the largest RSS of all these runs must stay under MAX_RSS_KB (CI runs this under ASan
+and UBSan: no crash, no leak, bounded memory).
+
 Exits 77 (CTest: skipped) when PEERS_DIR does not exist; 0 when all match; 1 otherwise.
 """
 import csv
 import os
+import resource
 import subprocess
 import sys
+import tempfile
 
 # Captures whose HTTP exchanges must get these verdicts (with these flags), per the
 # peer's own description of what happens on the wire (MANIFEST.md).
@@ -40,12 +46,27 @@ UNREADABLE = {
 }
 
 
+# Peak memory any single capture may take (KiB). Generous: under ASan the shadow and
+# the quarantine add hundreds of MB; the point is that no capture makes it run away.
+MAX_RSS_KB = 1024 * 1024
+peak = {"kb": 0, "file": None}
+
+
+def run_measured(args):
+    """Run; return exit status, stdout, stderr and the largest RSS (KiB) of any child so
+    far: when it grows, this run is the one that grew it."""
+    p = subprocess.run(args, capture_output=True, text=True)
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return p.returncode, p.stdout, p.stderr, rss
+
+
 def analyze(binary, path):
-    p = subprocess.run([binary, "analyze", "--no-db", "--list", "-q", path], capture_output=True,
-                       text=True)
-    rows = list(csv.DictReader(p.stdout.splitlines(), delimiter="\t",
-                               quoting=csv.QUOTE_NONE)) if p.returncode == 0 else []
-    return p.returncode, p.stderr, rows
+    rc, out, err, rss = run_measured([binary, "analyze", "--no-db", "--list", "-q", path])
+    if rss > peak["kb"]:
+        peak.update(kb=rss, file=path)
+    rows = list(csv.DictReader(out.splitlines(), delimiter="\t",
+                               quoting=csv.QUOTE_NONE)) if rc == 0 else []
+    return rc, err, rows
 
 
 def flags(s):
@@ -103,6 +124,23 @@ def main():
         if problems:
             failed += 1
             print(f"FAIL {name}: " + "; ".join(problems))
+    # Every readable capture again in one run, into a database: the whole pipeline,
+    # storage included, over all of them (under the sanitizer build in CI).
+    readable = [os.path.join(root, c["file"]) for c in cases
+                if "INVALID_FILE" not in c["notes"] and c["file"] not in UNREADABLE]
+    with tempfile.TemporaryDirectory(prefix="es-peers-") as tmp:
+        db = os.path.join(tmp, "peers.db")
+        rc, _, err, rss = run_measured([binary, "analyze", "-q", "--db", db] + readable)
+        if rc != 0:
+            failed += 1
+            print(f"FAIL all peers into one database: exit {rc}: {err.strip()[-2000:]}")
+        print(f"all peers into one database: exit {rc}, max RSS {rss} KiB")
+        if rss > peak["kb"]:
+            peak.update(kb=rss, file="(all, with --db)")
+    print(f"peak memory: {peak['kb']} KiB ({peak['file']})")
+    if peak["kb"] > MAX_RSS_KB:
+        failed += 1
+        print(f"FAIL memory: {peak['kb']} KiB > {MAX_RSS_KB} KiB")
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
