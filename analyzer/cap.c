@@ -13,6 +13,9 @@
 
 #include "decode.h"
 
+/* stdio buffer for reading inputs */
+#define CAP_READ_BUFFER (1u << 20)
+
 struct cap {
     const char *const *paths;
     int n_paths;
@@ -52,12 +55,18 @@ static FILE *open_input(const char *path, gzFile *gz, char *err, size_t err_len)
     int b0 = getc(f), b1 = getc(f);
     if (b0 != 0x1f || b1 != 0x8b) {
         rewind(f);
+        /* libpcap reads record by record through stdio: with the default 4 KiB
+         * buffer that is a read() per few packets, and reading took half the run
+         * (measured: 0.29 s against 0.15 s for 358 MB) */
+        setvbuf(f, NULL, _IOFBF, CAP_READ_BUFFER);
         return f;
     }
     fclose(f);
     *gz = gzopen(path, "rb");
     cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
     FILE *cf = *gz ? fopencookie(*gz, "r", io) : NULL;
+    if (cf)
+        setvbuf(cf, NULL, _IOFBF, CAP_READ_BUFFER);
     if (!cf) {
         if (*gz)
             gzclose(*gz);
