@@ -22,6 +22,7 @@ struct cap {
     int cur;             /* index of the open input, or n_paths when done */
     pcap_t *p;
     gzFile gz;           /* the open input, when it is gzip-compressed */
+    char *rbuf;          /* stdio buffer of the open input (CAP_READ_BUFFER bytes) */
     int linktype;
     uint64_t done_before; /* sizes of inputs already finished */
     uint64_t total_size;
@@ -43,45 +44,53 @@ static int gz_close(void *cookie)
     return gzclose(cookie) == Z_OK ? 0 : -1;
 }
 
-/* The input as a FILE, decompressing it when it starts with the gzip magic. */
-static FILE *open_input(const char *path, gzFile *gz, char *err, size_t err_len)
+/* The input as a FILE, decompressing it when it starts with the gzip magic. rbuf, when
+ * not NULL, is a CAP_READ_BUFFER-byte stdio buffer for it: libpcap reads record by
+ * record through stdio, and with the default 4 KiB buffer that is a read() every few
+ * packets (measured on a 1 GB capture: 275,716 read() calls, 1,088 with 1 MiB). It
+ * must be set before the first read, and outlive the FILE. */
+static FILE *open_input(const char *path, gzFile *gz, char *rbuf, char *err, size_t err_len)
 {
     *gz = NULL;
+    uint8_t magic[2] = { 0, 0 };
     FILE *f = fopen(path, "rb");
+    if (f && fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        fclose(f);
+        *gz = gzopen(path, "rb");
+        cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+        FILE *cf = *gz ? fopencookie(*gz, "r", io) : NULL;
+        if (!cf) {
+            if (*gz)
+                gzclose(*gz);
+            *gz = NULL;
+            snprintf(err, err_len, "%s: cannot read gzip data", path);
+            return NULL;
+        }
+        if (rbuf) {
+            gzbuffer(*gz, CAP_READ_BUFFER);
+            setvbuf(cf, rbuf, _IOFBF, CAP_READ_BUFFER);
+        }
+        return cf;
+    }
+    if (f) { /* reopen, so that the buffer is set before any read */
+        fclose(f);
+        f = fopen(path, "rb");
+    }
     if (!f) {
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    int b0 = getc(f), b1 = getc(f);
-    if (b0 != 0x1f || b1 != 0x8b) {
-        rewind(f);
-        /* libpcap reads record by record through stdio: with the default 4 KiB
-         * buffer that is a read() per few packets, and reading took half the run
-         * (measured: 0.29 s against 0.15 s for 358 MB) */
-        setvbuf(f, NULL, _IOFBF, CAP_READ_BUFFER);
-        return f;
-    }
-    fclose(f);
-    *gz = gzopen(path, "rb");
-    cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
-    FILE *cf = *gz ? fopencookie(*gz, "r", io) : NULL;
-    if (cf)
-        setvbuf(cf, NULL, _IOFBF, CAP_READ_BUFFER);
-    if (!cf) {
-        if (*gz)
-            gzclose(*gz);
-        *gz = NULL;
-        snprintf(err, err_len, "%s: cannot read gzip data", path);
-    }
-    return cf;
+    if (rbuf)
+        setvbuf(f, rbuf, _IOFBF, CAP_READ_BUFFER);
+    return f;
 }
 
 /* Open one input, check its link type. Returns NULL with a reason in err. */
-static pcap_t *open_one(const char *path, int *linktype, gzFile *gz, char *err,
+static pcap_t *open_one(const char *path, int *linktype, gzFile *gz, char *rbuf, char *err,
                         size_t err_len)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
-    FILE *f = open_input(path, gz, err, err_len);
+    FILE *f = open_input(path, gz, rbuf, err, err_len);
     if (!f)
         return NULL;
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO,
@@ -118,6 +127,10 @@ static uint64_t file_size(const char *path)
 struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, size_t err_len)
 {
     struct cap *c = calloc(1, sizeof *c);
+    if (c && !(c->rbuf = malloc(CAP_READ_BUFFER))) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -129,9 +142,9 @@ struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, siz
     for (int i = 0; i < n_paths; i++) {
         int lt;
         gzFile gz;
-        pcap_t *p = open_one(paths[i], &lt, &gz, err, err_len);
+        pcap_t *p = open_one(paths[i], &lt, &gz, NULL, err, err_len);
         if (!p) {
-            free(c);
+            cap_free(c);
             return NULL;
         }
         pcap_close(p);
@@ -158,7 +171,7 @@ static bool advance(struct cap *c, char *err, size_t err_len)
 {
     close_current(c);
     while (++c->cur < c->n_paths) {
-        c->p = open_one(c->paths[c->cur], &c->linktype, &c->gz, err, err_len);
+        c->p = open_one(c->paths[c->cur], &c->linktype, &c->gz, c->rbuf, err, err_len);
         if (!c->p) /* the file changed since cap_open_files() */
             return false;
         c->cur_size = file_size(c->paths[c->cur]);
@@ -237,6 +250,7 @@ void cap_free(struct cap *c)
 {
     if (!c)
         return;
-    close_current(c);
+    close_current(c); /* the FILE goes before its buffer */
+    free(c->rbuf);
     free(c);
 }
