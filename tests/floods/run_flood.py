@@ -429,6 +429,8 @@ def t_continue_storm(ctx):
               f"continue_storm: interim_codes capped at {X_MAX_INTERIM}: {x[0][0]}")
         check("multiple_1xx" in (x[0][1] or "").split(","),
               f"continue_storm: flagged multiple_1xx: {x[0][1]}")
+        count = q1(dbp, "SELECT interim_count FROM exchanges")
+        check(count == n, f"continue_storm: interim_count keeps the real number ({count})")
         check(x[0][2] == 200 and x[0][3] == 5, f"continue_storm: the final 200 and the "
               f"body are still found: {x[0]}")
     longest = q1(dbp, "SELECT MAX(LENGTH(raw)) FROM headers WHERE direction = 'interim'") or 0
