@@ -101,27 +101,11 @@ const char *verdict_name(enum verdict v)
     return (unsigned)v < V_COUNT ? verdict_names[v] : "none";
 }
 
-enum verdict verdict_from_name(const char *s)
-{
-    for (int v = 1; v < V_COUNT; v++)
-        if (strcmp(s, verdict_names[v]) == 0)
-            return (enum verdict)v;
-    return V_NONE;
-}
-
 static const char *const flag_names[XF_COUNT_BITS] = {
     "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
     "pipelined", "headers_truncated",
 };
-
-const char *flag_name(enum xflag bit)
-{
-    for (int i = 0; i < XF_COUNT_BITS; i++)
-        if ((uint32_t)bit == 1u << i)
-            return flag_names[i];
-    return "?";
-}
 
 void flags_str(uint32_t flags, char *buf, size_t len)
 {

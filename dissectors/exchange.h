@@ -48,7 +48,7 @@ enum verdict {
     V_COUNT
 };
 
-/* Flags, one bit each; names in flag_name(). */
+/* Flags, one bit each; names in flags_str(). */
 enum xflag {
     XF_LATE_100 = 1u << 0,
     XF_MULTIPLE_1XX = 1u << 1,
@@ -133,9 +133,6 @@ void exchange_fini(struct exchange *x);
 
 /* The DESIGN.md names: "continue_ok", "late_100", ... */
 const char *verdict_name(enum verdict v);
-/* The verdict for a name, V_NONE when unknown. */
-enum verdict verdict_from_name(const char *s);
-const char *flag_name(enum xflag bit);
 
 /* Flags as a comma-separated list in the DESIGN.md order, "" when none. */
 void flags_str(uint32_t flags, char *buf, size_t len);

@@ -339,3 +339,14 @@ int pcapw_write_raw(const char *path, const void *data, size_t n)
         rc = -1;
     return rc;
 }
+
+struct pcapw_file *pcapw_open_or_die(const char *path, enum pcapw_format fmt, int linktype,
+                                     uint32_t snaplen)
+{
+    struct pcapw_file *w = pcapw_open(path, fmt, linktype, snaplen);
+    if (!w) {
+        perror(path);
+        abort();
+    }
+    return w;
+}

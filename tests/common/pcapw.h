@@ -140,6 +140,11 @@ struct pcapw_file;
 struct pcapw_file *pcapw_open(const char *path, enum pcapw_format fmt, int linktype,
                               uint32_t snaplen);
 
+/* pcapw_open(), or the reason on stderr and abort(): for tests, where a file that
+ * cannot be written is the machine's fault, not the case under test. */
+struct pcapw_file *pcapw_open_or_die(const char *path, enum pcapw_format fmt, int linktype,
+                                     uint32_t snaplen);
+
 /* Write one record of a frame of len bytes: min(len, snaplen) captured, len on the
  * wire. Returns 0, or -1 on a write error. */
 int pcapw_write(struct pcapw_file *w, uint64_t ts_ns, const void *data, size_t len);

@@ -39,17 +39,6 @@ static void frame_eth(const char *tag)
     pcapw_ether(&pk, PCAPW_ETH_IPV4, NULL, 0);
 }
 
-static struct pcapw_file *open_w(const char *path, enum pcapw_format fmt, int link,
-                                 uint32_t snaplen)
-{
-    struct pcapw_file *w = pcapw_open(path, fmt, link, snaplen);
-    if (!w) {
-        perror(path);
-        abort();
-    }
-    return w;
-}
-
 static void put(struct pcapw_file *w, uint64_t ts_ns)
 {
     if (pcapw_write(w, ts_ns, pcapw_data(&pk), pcapw_len(&pk)) != 0)
@@ -100,14 +89,14 @@ static void test_several_files(void)
     check_case("pcap, pcapng and nanosecond pcap read in order");
     const char *a = tmp("a.pcap"), *b = tmp("b.pcapng"), *e = tmp("e.pcap"),
                *c = tmp("c.pcap"), *d = tmp("d.pcapng");
-    struct pcapw_file *w = open_w(a, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    struct pcapw_file *w = pcapw_open_or_die(a, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("a1");
     put(w, 1000000000001000ull); /* 1000000 s + 1 us */
     frame_eth("a2");
     put(w, 1000000500000000ull);
     CHECK_EQ(pcapw_close(w, 0), 0);
 
-    w = open_w(b, PCAPW_PCAPNG, PCAPW_LINK_SLL2, 0);
+    w = pcapw_open_or_die(b, PCAPW_PCAPNG, PCAPW_LINK_SLL2, 0);
     pcapw_init(&pk);
     pcapw_append(&pk, "b1", 2);
     pcapw_tcp(&pk, &(struct pcapw_tcp){ .sport = 1, .dport = 2 });
@@ -117,10 +106,10 @@ static void test_several_files(void)
     size_t b_len = pcapw_len(&pk);
     CHECK_EQ(pcapw_close(w, 0), 0);
 
-    w = open_w(e, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0); /* header only: no packets */
+    w = pcapw_open_or_die(e, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0); /* header only: no packets */
     CHECK_EQ(pcapw_close(w, 0), 0);
 
-    w = open_w(c, PCAPW_PCAP_NS, PCAPW_LINK_RAW, 0);
+    w = pcapw_open_or_die(c, PCAPW_PCAP_NS, PCAPW_LINK_RAW, 0);
     pcapw_init(&pk);
     pcapw_append(&pk, "c1", 2);
     pcapw_tcp(&pk, &(struct pcapw_tcp){ .sport = 1, .dport = 2 });
@@ -128,7 +117,7 @@ static void test_several_files(void)
     put(w, 1700000000123456789ull); /* nanoseconds are cut to microseconds */
     CHECK_EQ(pcapw_close(w, 0), 0);
 
-    w = open_w(d, PCAPW_PCAPNG_NS, PCAPW_LINK_NULL, 0);
+    w = pcapw_open_or_die(d, PCAPW_PCAPNG_NS, PCAPW_LINK_NULL, 0);
     pcapw_init(&pk);
     pcapw_append(&pk, "d1", 2);
     pcapw_tcp(&pk, &(struct pcapw_tcp){ .sport = 1, .dport = 2 });
@@ -189,7 +178,7 @@ static void test_snaplen(void)
     body[sizeof body - 1] = '\0';
     for (int ng = 0; ng < 2; ng++) {
         const char *path = ng ? b : a;
-        struct pcapw_file *w = open_w(path, ng ? PCAPW_PCAPNG : PCAPW_PCAP,
+        struct pcapw_file *w = pcapw_open_or_die(path, ng ? PCAPW_PCAPNG : PCAPW_PCAP,
                                       PCAPW_LINK_ETHERNET, 64);
         frame_eth(body);
         put(w, 1000);
@@ -217,7 +206,7 @@ static void test_truncated(void)
     check_case("a truncated last record, then the next file");
     const char *t1 = tmp("t1.pcap"), *t2 = tmp("t2.pcapng"), *t3 = tmp("t3.pcap"),
                *ok = tmp("ok.pcap");
-    struct pcapw_file *w = open_w(t1, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    struct pcapw_file *w = pcapw_open_or_die(t1, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("p1");
     put(w, 1000);
     frame_eth("p2");
@@ -226,21 +215,21 @@ static void test_truncated(void)
     put(w, 3000);
     CHECK_EQ(pcapw_close(w, 10), 0); /* the last record loses 10 of its 56 bytes */
 
-    w = open_w(t2, PCAPW_PCAPNG, PCAPW_LINK_ETHERNET, 0);
+    w = pcapw_open_or_die(t2, PCAPW_PCAPNG, PCAPW_LINK_ETHERNET, 0);
     frame_eth("q1");
     put(w, 4000);
     frame_eth("q2");
     put(w, 5000);
     CHECK_EQ(pcapw_close(w, 20), 0); /* the last block loses its trailer and data */
 
-    w = open_w(t3, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    w = pcapw_open_or_die(t3, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("r1");
     put(w, 6000);
     frame_eth("r2");
     put(w, 7000);
     CHECK_EQ(pcapw_close(w, 56 + 8), 0); /* ends inside the last record header */
 
-    w = open_w(ok, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    w = pcapw_open_or_die(ok, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("s1");
     put(w, 8000);
     CHECK_EQ(pcapw_close(w, 0), 0);
@@ -304,13 +293,13 @@ static void test_gzip(void)
     check_case("gzip-compressed pcap and pcapng, whole and truncated");
     const char *plain = tmp("g.pcap"), *ng = tmp("g.pcapng"), *gz = tmp("g.pcap.gz"),
                *ngz = tmp("g.pcapng.gz"), *tgz = tmp("t.pcap.gz");
-    struct pcapw_file *w = open_w(plain, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    struct pcapw_file *w = pcapw_open_or_die(plain, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("z1");
     put(w, 1000);
     frame_eth("z2");
     put(w, 2000);
     CHECK_EQ(pcapw_close(w, 0), 0);
-    w = open_w(ng, PCAPW_PCAPNG, PCAPW_LINK_ETHERNET, 0);
+    w = pcapw_open_or_die(ng, PCAPW_PCAPNG, PCAPW_LINK_ETHERNET, 0);
     frame_eth("n1");
     put(w, 3000);
     CHECK_EQ(pcapw_close(w, 0), 0);
@@ -360,7 +349,7 @@ static void test_bad_inputs(void)
     CHECK_EQ(pcapw_write_raw(empty, "", 0), 0);
     static const uint8_t magic[6] = { 0xd4, 0xc3, 0xb2, 0xa1, 2, 0 };
     CHECK_EQ(pcapw_write_raw(stub, magic, sizeof magic), 0);
-    struct pcapw_file *w = open_w(good, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    struct pcapw_file *w = pcapw_open_or_die(good, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     frame_eth("g");
     put(w, 1000);
     CHECK_EQ(pcapw_close(w, 0), 0);
@@ -390,7 +379,7 @@ static void test_bad_inputs(void)
     expect_open_error(third_missing, 3, want);
 
     check_case("an unsupported link type");
-    w = open_w(wifi, PCAPW_PCAP, PCAPW_LINK_IEEE802_11, 0);
+    w = pcapw_open_or_die(wifi, PCAPW_PCAP, PCAPW_LINK_IEEE802_11, 0);
     put(w, 1000);
     CHECK_EQ(pcapw_close(w, 0), 0);
     snprintf(want, sizeof want, "%s: unsupported link type 105 (IEEE802_11)", wifi);

@@ -163,22 +163,11 @@ static void line(char *buf, size_t len, const struct conv *c, const char *vlan,
              (unsigned long long)c->wire[0], (unsigned long long)c->wire[1], end);
 }
 
-static struct pcapw_file *open_w(const char *path, enum pcapw_format fmt, int link,
-                                 uint32_t snaplen)
-{
-    struct pcapw_file *w = pcapw_open(path, fmt, link, snaplen);
-    if (!w) {
-        perror(path);
-        abort();
-    }
-    return w;
-}
-
 /* Write one conversation to its own file, and to want the line `flows` prints for it. */
 static void one_file(const char *path, enum pcapw_format fmt, int link, struct conv *c,
                      const char *vlan, char *want, size_t want_len)
 {
-    c->w = open_w(path, fmt, link, 0);
+    c->w = pcapw_open_or_die(path, fmt, link, 0);
     exchange(c);
     CHECK_EQ(pcapw_close(c->w, 0), 0);
     line(want, want_len, c, vlan, 0, "fin");
@@ -251,7 +240,7 @@ static void test_encapsulations(void)
 static void test_pcapng_two_flows(void)
 {
     const char *path = tmp("two.pcapng");
-    struct pcapw_file *w = open_w(path, PCAPW_PCAPNG_NS, PCAPW_LINK_ETHERNET, 0);
+    struct pcapw_file *w = pcapw_open_or_die(path, PCAPW_PCAPNG_NS, PCAPW_LINK_ETHERNET, 0);
     struct conv a = { .w = w, .enc = ENC_ETHER, .cli = "10.0.3.1", .srv = "10.0.3.2",
                       .cport = 40000, .sport = 80, .ts_ns = 1700000000000000000ull };
     struct conv b = a;
@@ -291,7 +280,7 @@ static void test_loss(void)
     const char *path = tmp("snap.pcap");
     struct conv c = { .enc = ENC_ETHER, .cli = "10.0.4.1", .srv = "10.0.4.2",
                       .cport = 40000, .sport = 80, .ts_ns = 1700000000000000000ull };
-    c.w = open_w(path, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 80);
+    c.w = pcapw_open_or_die(path, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 80);
     exchange(&c);
     CHECK_EQ(pcapw_close(c.w, 0), 0);
     char want[1024];
@@ -305,7 +294,7 @@ static void test_loss(void)
     const char *trunc = tmp("trunc.pcap");
     struct conv t = { .enc = ENC_ETHER, .cli = "10.0.5.1", .srv = "10.0.5.2",
                       .cport = 40000, .sport = 80, .ts_ns = 1700000000000000000ull };
-    t.w = open_w(trunc, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
+    t.w = pcapw_open_or_die(trunc, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     send_seg(&t, true, SYN, 100, 0, "");
     send_seg(&t, false, SYN | ACK, 500, 101, "");
     send_seg(&t, true, ACK, 101, 501, "");
