@@ -22,7 +22,7 @@ struct flow_tally {
 
 /* 417s and fallbacks per server, for "the servers with the most". Bounded: servers
  * past MAX_SERVERS are added up under one "(others)" row. */
-enum { MAX_SERVERS = 1024, TOP_SERVERS = 5 };
+enum { MAX_SERVERS = 1024, SERVER_INDEX = 2 * MAX_SERVERS, TOP_SERVERS = 5 };
 
 struct server_tally {
     char name[96]; /* "10.0.0.2:80" */
@@ -35,6 +35,7 @@ struct analyze {
     struct flow_tally *flows; /* by flow slot */
     struct server_tally *servers;
     size_t n_servers;
+    uint16_t server_index[SERVER_INDEX];
     struct server_tally others;
     uint64_t http_flows;
     uint64_t flow_verdicts[V_COUNT]; /* flows by their most severe exchange verdict */
@@ -72,15 +73,28 @@ static int prepare(void *ctx, uint32_t n_slots, char *err, size_t err_len)
     return a->o->no_db ? 0 : open_db(a, a->o, err, err_len);
 }
 
+/* Found through an open-addressing index (slot + 1, 0 empty) of twice MAX_SERVERS
+ * entries: every exchange looks its server up. */
 static struct server_tally *server_of(struct analyze *a, const char *name)
 {
-    for (size_t i = 0; i < a->n_servers; i++)
-        if (strcmp(a->servers[i].name, name) == 0)
-            return &a->servers[i];
+    uint32_t h = 2166136261u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    for (uint32_t i = h % SERVER_INDEX;; i = (i + 1) % SERVER_INDEX) {
+        uint16_t k = a->server_index[i];
+        if (k == 0)
+            break;
+        if (strcmp(a->servers[k - 1].name, name) == 0)
+            return &a->servers[k - 1];
+    }
     if (a->n_servers == MAX_SERVERS)
         return &a->others;
     struct server_tally *s = &a->servers[a->n_servers++];
     snprintf(s->name, sizeof s->name, "%s", name);
+    uint32_t i = h % SERVER_INDEX;
+    while (a->server_index[i])
+        i = (i + 1) % SERVER_INDEX;
+    a->server_index[i] = (uint16_t)a->n_servers;
     return s;
 }
 
