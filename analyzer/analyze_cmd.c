@@ -64,9 +64,16 @@ static int open_db(struct analyze *a, const struct options *o, char *err, size_t
 static int prepare(void *ctx, uint32_t n_slots, char *err, size_t err_len)
 {
     struct analyze *a = ctx;
+    const struct options *o = a->o;
+    struct verdict_config vc = {
+        o->no_wait_us ? o->no_wait_us : VERDICT_DEFAULT_NO_WAIT_US,
+        o->retry_window_us ? o->retry_window_us : VERDICT_DEFAULT_RETRY_WINDOW_US,
+        o->stall_us ? o->stall_us : VERDICT_DEFAULT_STALL_US,
+    };
+    a->verdict = verdict_new(&vc, n_slots);
     a->flows = calloc(n_slots, sizeof *a->flows);
     a->servers = calloc(MAX_SERVERS, sizeof *a->servers);
-    if (!a->flows || !a->servers) {
+    if (!a->verdict || !a->flows || !a->servers) {
         snprintf(err, err_len, "out of memory for %u flows", n_slots);
         return -1;
     }
@@ -316,13 +323,11 @@ int analyze_cmd(const struct options *o)
 {
     uint64_t t0_us = wall_us();
     struct analyze a = { .o = o };
-    struct verdict_config vc = { o->no_wait_us, o->retry_window_us, o->stall_us };
-    a.verdict = verdict_new(&vc);
     struct exchange_sink xs = { on_exchange, &a };
     struct h1 *h = h1_new(&xs);
     int rc = EXIT_INPUT;
     char err[600];
-    if (!a.verdict || !h) {
+    if (!h) {
         fprintf(stderr, "expectscope: out of memory\n");
         goto out;
     }
@@ -353,7 +358,7 @@ int analyze_cmd(const struct options *o)
         fprintf(stderr, "expectscope: %s\n", db_error(a.db));
         rc = EXIT_INPUT;
     } else {
-        if (!o->quiet)
+        if (!o->quiet && a.verdict)
             summary(&a, &tot, h1_stats(h));
         if (a.db && !o->quiet && rc == EXIT_OK) {
             double run_ms = (double)(wall_us() - t0_us) / 1e3;

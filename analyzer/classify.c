@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "sniff.h"
 
 /* nDPI 4.2 flow state is ~700 bytes; it is recycled through a free list (linked
  * through its first bytes) instead of going back to malloc for every flow. */
@@ -127,7 +128,7 @@ enum cls_verdict cls_packet(struct cls *c, const struct flow *f, enum dir d,
         /* HTTP on a port nDPI does not expect, or that it names otherwise, is still
          * ours when its first line says so. */
         if (is_http(s->proto) ||
-            (p->payload_len && flow_http_start(p->payload, p->payload_len) >= 0))
+            (p->payload_len && sniff_http_start(p->payload, p->payload_len) >= 0))
             s->verdict = CLS_HTTP;
         else if (s->ndpi_done)
             s->verdict = CLS_OTHER;

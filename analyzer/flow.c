@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "limits.h"
+#include "sniff.h"
 
 #define NONE UINT32_MAX
 #define SWEEP_EVERY_US 1000000u
@@ -222,21 +223,6 @@ static int server_by_port(const struct flow_key *k)
     return -1;
 }
 
-int flow_http_start(const uint8_t *p, uint32_t n)
-{
-    static const char *const methods[] = { "GET ", "POST ", "PUT ", "HEAD ", "DELETE ",
-                                           "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
-                                           "PROPFIND ", "MKCOL ", "COPY ", "MOVE " };
-    if (n >= 7 && memcmp(p, "HTTP/1.", 7) == 0)
-        return 0;
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        size_t len = strlen(methods[i]);
-        if (n >= len && memcmp(p, methods[i], len) == 0)
-            return 1;
-    }
-    return -1;
-}
-
 static void swap_u64(uint64_t v[2])
 {
     uint64_t t = v[0];
@@ -350,7 +336,7 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
         /* Mid-stream: a request line says its sender is the client, a status line
          * that it is the server. */
         if (f->roles == ROLES_PORT) {
-            int c = flow_http_start(p->payload, p->payload_len);
+            int c = sniff_http_start(p->payload, p->payload_len);
             if (c >= 0) {
                 set_client(f, c ? src_ep : (uint8_t)!src_ep);
                 f->roles = ROLES_PAYLOAD;

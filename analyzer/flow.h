@@ -19,24 +19,7 @@
 #include <stdint.h>
 
 #include "decode.h"
-
-/* Direction of a segment relative to the flow's roles. */
-enum dir {
-    DIR_C2S = 0, /* client to server */
-    DIR_S2C = 1, /* server to client */
-};
-
-/* Why a flow ended; the names are the database's flows.end_reason values. */
-enum end_reason {
-    END_NONE = 0,    /* still open */
-    END_FIN,         /* both sides sent FIN */
-    END_RST,         /* a RST was seen */
-    END_TIMEOUT,     /* idle longer than the inactivity timeout */
-    END_CAPTURE_END, /* still open when the capture ended */
-    END_EVICTED,     /* pushed out because the flow pool was full */
-    END_REUSED,      /* a new connection (SYN with another ISN) took over its 5-tuple
-                        before any FIN or RST of this one was seen */
-};
+#include "stream.h"
 
 /* How the client/server roles were decided. */
 enum flow_roles {
@@ -132,10 +115,6 @@ uint16_t flow_port(const struct flow *f, enum dir side_of_sender);
 /* "1.2.3.4:80" or "[2001:db8::1]:80" into buf; returns buf. */
 char *flow_endpoint_str(const struct flow *f, enum dir side_of_sender, char *buf,
                         size_t len);
-
-/* How bytes start: 1 like an HTTP/1.x request line (a known method and a space), 0
- * like a status line ("HTTP/1."), -1 neither. Looks at a few bytes only. */
-int flow_http_start(const uint8_t *p, uint32_t n);
 
 /* Name of an end reason as stored in the database ('fin', 'rst', ...). */
 const char *flow_end_reason_name(enum end_reason r);

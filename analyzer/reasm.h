@@ -27,19 +27,7 @@
 
 #include "decode.h"
 #include "flow.h"
-
-/* What reassembly hands to the next layer. Spans are borrowed until the callback
- * returns. ts_us is the capture time of the segment that made the bytes available:
- * every wait_ms is measured from it, so in-order data goes out on arrival, not on ACK.
- * eof (optional, may be NULL) says a direction reached its FIN in order: nothing more
- * comes that way, though the other may go on (a half-close). */
-struct stream_sink_ops {
-    void *(*open)(void *owner, const struct flow *f);   /* per-flow state, or NULL */
-    void  (*data)(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t ts_us);
-    void  (*gap)(void *st, enum dir d, uint64_t missing, uint64_t ts_us);
-    void  (*eof)(void *st, enum dir d, uint64_t ts_us);
-    void  (*close)(void *st, enum end_reason why, uint64_t ts_us);   /* frees st */
-};
+#include "stream.h"
 
 /* Per-flow counters, for the flow record. */
 struct reasm_counters {
@@ -94,9 +82,5 @@ const struct reasm_stats *reasm_stats(const struct reasm *r);
 
 /* Free everything, without calling the sink; NULL is a no-op. */
 void reasm_free(struct reasm *r);
-
-/* Sequence arithmetic modulo 2^32. */
-static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 
 #endif

@@ -1,6 +1,6 @@
 /* h1.c: see h1.h. */
 #include "h1.h"
-#include "h1_start.h"
+#include "sniff.h"
 
 #include <llhttp.h>
 #include <stdlib.h>
@@ -462,13 +462,14 @@ static void message_done(struct h1_side *s)
 /* Bytes that could begin a message of this side (a prefix is enough). */
 static bool looks_like_start(const struct h1_side *s, const uint8_t *p, size_t n)
 {
-    return s->d == DIR_C2S ? h1_is_request_line(p, n) : h1_is_status_start(p, n);
+    return (s->d == DIR_C2S ? sniff_request_line(p, n) : sniff_status_line(p, n)) !=
+           SNIFF_NO;
 }
 
 static size_t find_message_start(const struct h1_side *s, const uint8_t *p, size_t n,
                                  bool at_line_start)
 {
-    return h1_find_start(s->d == DIR_C2S, p, n, at_line_start);
+    return sniff_find_start(s->d == DIR_C2S, p, n, at_line_start);
 }
 
 static void side_reset_parser(struct h1_side *s)
@@ -711,7 +712,7 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
      * (often the retry without Expect), not body bytes. */
     struct exchange *x = s->cur;
     if (d == DIR_C2S && s->state == H1_BODY && x && x->status &&
-        x->body_bytes + x->body_missing == 0 && h1_is_request_line(p, n)) {
+        x->body_bytes + x->body_missing == 0 && sniff_request_line(p, n) != SNIFF_NO) {
         x->body_abandoned = true;
         c->h->st.abandoned_bodies++;
         message_done(s);

@@ -29,7 +29,7 @@
 
 #include "exchange.h"
 #include "flow.h"
-#include "reasm.h"
+#include "stream.h"
 
 /* A header block longer than this is not kept whole: the exchange is flagged
  * headers_truncated; parsing goes on (llhttp holds no header bytes itself). */

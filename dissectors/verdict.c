@@ -17,24 +17,25 @@ struct seen417 {
 
 struct verdict_engine {
     struct verdict_config cfg;
-    struct seen417 *idx; /* open addressing, VERDICT_MAX_417 slots */
+    struct seen417 *idx;        /* open addressing, VERDICT_MAX_417 slots */
+    struct flow_verdict *flows; /* by flow slot; calloc'd, so untouched slots cost no page */
+    uint32_t n_slots;
     struct verdict_stats st;
 };
 
-struct verdict_engine *verdict_new(const struct verdict_config *cfg)
+struct verdict_engine *verdict_new(const struct verdict_config *cfg, uint32_t n_slots)
 {
     struct verdict_engine *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
     v->idx = calloc(VERDICT_MAX_417, sizeof *v->idx);
-    if (!v->idx) {
-        free(v);
+    v->flows = calloc(n_slots ? n_slots : 1, sizeof *v->flows);
+    if (!v->idx || !v->flows) {
+        verdict_free(v);
         return NULL;
     }
-    v->cfg.no_wait_us = cfg && cfg->no_wait_us ? cfg->no_wait_us : VERDICT_DEFAULT_NO_WAIT_US;
-    v->cfg.retry_window_us = cfg && cfg->retry_window_us ? cfg->retry_window_us
-                                                         : VERDICT_DEFAULT_RETRY_WINDOW_US;
-    v->cfg.stall_us = cfg && cfg->stall_us ? cfg->stall_us : VERDICT_DEFAULT_STALL_US;
+    v->cfg = *cfg;
+    v->n_slots = n_slots;
     return v;
 }
 
@@ -48,6 +49,7 @@ void verdict_free(struct verdict_engine *v)
     if (!v)
         return;
     free(v->idx);
+    free(v->flows);
     free(v);
 }
 
@@ -217,6 +219,11 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     x->verdict = r;
     x->flags = fl;
     v->st.by_verdict[r]++;
+    if (f->slot < v->n_slots) {
+        struct flow_verdict *fv = &v->flows[f->slot];
+        fv->exchanges++;
+        fv->verdict = verdict_worse(fv->verdict, r);
+    }
 }
 
 /* Flow verdict severity, most severe first (DESIGN.md). */
@@ -226,6 +233,7 @@ static const enum verdict severity[] = {
     V_HTTP10_EXPECT, V_INCOMPLETE, V_EARLY_FINAL, V_UNSOLICITED_100, V_CONTINUE_OK, V_PLAIN,
 };
 
+/* V_NONE, and anything not in the list, ranks last. */
 static int rank(enum verdict v)
 {
     for (size_t i = 0; i < sizeof severity / sizeof severity[0]; i++)
@@ -237,4 +245,14 @@ static int rank(enum verdict v)
 enum verdict verdict_worse(enum verdict a, enum verdict b)
 {
     return rank(a) <= rank(b) ? a : b;
+}
+
+struct flow_verdict verdict_flow_done(struct verdict_engine *v, const struct flow *f)
+{
+    struct flow_verdict none = { 0, V_NONE };
+    if (f->slot >= v->n_slots)
+        return none;
+    struct flow_verdict fv = v->flows[f->slot];
+    v->flows[f->slot] = none;
+    return fv;
 }

@@ -86,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                              END_TIMEOUT, END_CAPTURE_END, END_EVICTED,
                                              END_REUSED };
     static const struct verdict_config cfgs[4] = {
-        { 0, 0, 0 },
+        { VERDICT_DEFAULT_NO_WAIT_US, VERDICT_DEFAULT_RETRY_WINDOW_US,
+          VERDICT_DEFAULT_STALL_US },
         { 1, 1, 1 },
         { 10000000, 3600000000u, 60000000 },
         { 1000, 1000000, 200000 },
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct judge_ctx jc;
     memset(&jc, 0, sizeof jc);
-    jc.v = verdict_new(&cfgs[(h0 >> 3) & 3]);
+    jc.v = verdict_new(&cfgs[(h0 >> 3) & 3], N_CONNS);
     require(jc.v != NULL);
     struct exchange_sink sink = { judge, &jc };
     struct h1 *h = h1_new(&sink);
@@ -150,9 +151,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ops->eof(st[k], d, now);
         }
     }
-    for (int i = 0; i < n_conns; i++)
+    for (int i = 0; i < n_conns; i++) {
         if (st[i])
             ops->close(st[i], ends[h0 & 7], now);
+        /* the engine's flow verdict is the worst of what it judged on the flow */
+        struct flow_verdict fv = verdict_flow_done(jc.v, &f[i]);
+        require(fv.verdict == jc.worst[i]);
+    }
 
     const struct h1_stats *hs = h1_stats(h);
     require(hs->flows <= (uint64_t)n_conns);

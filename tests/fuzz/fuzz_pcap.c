@@ -101,7 +101,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct flow_config fc = { 16, 0, 0 };
     pp.ft = flow_table_new(&fc, on_release, &pp);
     require(pp.ft != NULL);
-    pp.v = verdict_new(NULL);
+    static const struct verdict_config vc = { VERDICT_DEFAULT_NO_WAIT_US,
+                                             VERDICT_DEFAULT_RETRY_WINDOW_US,
+                                             VERDICT_DEFAULT_STALL_US };
+    pp.v = verdict_new(&vc, flow_table_capacity(pp.ft));
     struct exchange_sink sink = { judge, &pp };
     pp.h1 = h1_new(&sink);
     pp.ra = reasm_new(flow_table_capacity(pp.ft), 65536, h1_sink_ops(), pp.h1);

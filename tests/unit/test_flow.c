@@ -175,20 +175,6 @@ static void test_roles(void)
         CHECK_EQ(h.dir, cases[i].server == cases[i].receiver ? DIR_C2S : DIR_S2C);
     }
     flow_table_free(t);
-
-    check_case("flow_http_start");
-    static const struct {
-        const char *s;
-        int want;
-    } starts[] = {
-        { "GET / HTTP/1.1", 1 }, { "POST ", 1 }, { "PROPFIND /", 1 }, { "HTTP/1.0 200", 0 },
-        { "HTTP/1.", 0 }, { "HTTP/2 200", -1 }, { "GET", -1 }, { "get / ", -1 },
-        { "GETX /", -1 }, { "", -1 }, { "\x16\x03\x01", -1 },
-    };
-    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
-        CHECK_EQ(flow_http_start((const uint8_t *)starts[i].s,
-                                 (uint32_t)strlen(starts[i].s)) + 1,
-                 starts[i].want + 1);
 }
 
 static void test_counters(void)

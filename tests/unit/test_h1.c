@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "h1.h"
-#include "h1_start.h"
 #include "verdict.h"
 
 enum { MAX_EVENTS = 64, MAX_EXPECT = 16, MAX_BYTES = 4096 };
@@ -162,7 +161,10 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
                    struct got *g)
 {
     memset(g, 0, sizeof *g);
-    struct verdict_engine *v = verdict_new(NULL);
+    static const struct verdict_config vc = { VERDICT_DEFAULT_NO_WAIT_US,
+                                             VERDICT_DEFAULT_RETRY_WINDOW_US,
+                                             VERDICT_DEFAULT_STALL_US };
+    struct verdict_engine *v = verdict_new(&vc, 1);
     struct judge_ctx jc = { v, g };
     struct exchange_sink sink = { judge, &jc };
     struct h1 *h = h1_new(&sink);
@@ -251,65 +253,9 @@ static void check_flow_severity(void)
     }
 }
 
-/* Where messages start: the request-line test that tells a retry from a body, and
- * the search that resynchronises after lost bytes. */
-static void check_starts(void)
-{
-    static const struct {
-        const char *s;
-        bool request_line;
-    } lines[] = {
-        { "POST /up HTTP/1.1\r\n", true },
-        { "GET / HTTP/1.0\n", true },
-        { "GET /a b c HTTP/1.1\r\n", true },   /* spaces in the target: a scanner's */
-        { "GET /HTTP/1.1\n", true },            /* no version: servers answer 400 */
-        { "CCM_POST / HTTP/1.1\r\n", true },
-        { "PO", true },                          /* a prefix that fits */
-        { "POST /up HTTP/1.", true },
-        { "post / HTTP/1.1\r\n", false },      /* methods are case-sensitive */
-        { "GET /a b\r\n", false },             /* spaces but no version */
-        { "GET  / HTTP/1.1\r\n", false },
-        { "\x16\x03\x01", false },
-        { "hello world", false },
-        { "GET / HTTP/2.0\r\n", false },
-        { "GET /\x01 HTTP/1.1\r\n", false },
-    };
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        size_t n = strlen(lines[i].s);
-        if (h1_is_request_line((const uint8_t *)lines[i].s, n) != lines[i].request_line) {
-            fprintf(stderr, "FAIL h1_is_request_line(\"%s\") != %d\n", lines[i].s,
-                    lines[i].request_line);
-            failures++;
-        }
-    }
-    static const struct {
-        const char *s;
-        bool request, at_line_start;
-        size_t want;
-    } finds[] = {
-        { "body bytes\r\n\r\nGET / HTTP/1.1\r\n", true, true, 14 },
-        { "xx\n\nGET / HTTP/1.1\r\n", true, false, 4 },  /* after two line ends */
-        { "GET / HTTP/1.1\r\n", true, false, 16 },      /* not at a line start: none */
-        { "GET / HTTP/1.1\r\n", true, true, 0 },
-        { "garbage HTTP/1.1 200 OK\r\nHTTP/1.1 200 OK", false, true, 25 },
-        { "no line end at all", true, true, 18 },
-    };
-    for (size_t i = 0; i < sizeof finds / sizeof finds[0]; i++) {
-        size_t n = strlen(finds[i].s);
-        size_t got = h1_find_start(finds[i].request, (const uint8_t *)finds[i].s, n,
-                                   finds[i].at_line_start);
-        if (got != finds[i].want) {
-            fprintf(stderr, "FAIL h1_find_start case %zu: %zu, want %zu\n", i, got,
-                    finds[i].want);
-            failures++;
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
     check_flow_severity();
-    check_starts();
     const char *dir = argc > 1 ? argv[1] : "tests/h1";
     DIR *dh = opendir(dir);
     if (!dh) {
