@@ -3,9 +3,9 @@
  *
  * Owns: the nDPI detection module, each flow's nDPI state (from a recycled pool, freed
  *   as soon as the flow is decided) and its detected protocol.
- * Does not own: the flow (flow.h). Its verdict only advises: the driver decides what
+ * Does not own: the flow (flow.h). Its verdict only advises: the pipeline decides what
  *   to do with a flow that is not HTTP.
- * Called by: the driver, for the first packets of each flow. Calls: nDPI.
+ * Called by: the pipeline, for the first packets of each flow. Calls: nDPI.
  *
  * nDPI's own HTTP fields describe only the first response it saw (often a 100 or a
  * 417), so nothing but the protocol name is taken from it.

@@ -3,7 +3,7 @@
  * Owns: nothing but the packet view it fills, which lives on the caller's stack and
  *   borrows the packet bytes for the duration of one packet.
  * Does not own: the packet bytes (the capture layer) or any flow state.
- * Called by: the driver, once per packet. Calls: nothing.
+ * Called by: the pipeline, once per packet. Calls: nothing.
  *
  * Every length field is checked against the header it belongs to and clamped to what
  * was captured: Ethernet padding never reaches the TCP stream, and payload bytes that

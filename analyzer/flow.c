@@ -95,7 +95,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn
     struct flow_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    uint32_t cap = cfg && cfg->max_flows ? cfg->max_flows : FLOW_DEFAULT_MAX;
+    uint32_t cap = cfg->max_flows;
     if (cap < FLOW_MIN_MAX)
         cap = FLOW_MIN_MAX;
     if (cap > FLOW_MAX_MAX)
@@ -120,8 +120,8 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn
               1;
     for (int i = 0; i < LRU_COUNT; i++)
         t->lru[i].head = t->lru[i].tail = NONE;
-    t->idle_us = cfg && cfg->idle_us ? cfg->idle_us : FLOW_DEFAULT_IDLE_US;
-    t->linger_us = cfg && cfg->linger_us ? cfg->linger_us : FLOW_DEFAULT_LINGER_US;
+    t->idle_us = cfg->idle_us;
+    t->linger_us = cfg->linger_us;
     t->release = release;
     t->ctx = ctx;
     return t;

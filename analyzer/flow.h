@@ -6,7 +6,7 @@
  * Does not own: sequence tracking (reasm.h), classification (classify.h) or anything a
  *   later layer keeps per flow. Those layers keep their state in arrays indexed by
  *   flow->slot, sized from flow_table_capacity().
- * Called by: the driver, once per TCP packet. Calls: only the release callback it was
+ * Called by: the pipeline, once per TCP packet. Calls: only the release callback it was
  *   handed, when a flow leaves the table.
  * Time is packet time. The table keeps a clock that never runs backwards (the largest
  *   timestamp seen), so capture reordering cannot make a flow expire early or late.
@@ -60,10 +60,11 @@ struct flow {
     uint8_t lru_list;
 };
 
+/* Every field must be set; the defaults (limits.h) are resolved by the pipeline. */
 struct flow_config {
-    uint32_t max_flows;   /* pool size; FLOW_DEFAULT_MAX when 0 */
-    uint64_t idle_us;     /* inactivity timeout; FLOW_DEFAULT_IDLE_US when 0 */
-    uint64_t linger_us;   /* kept after FIN/RST; FLOW_DEFAULT_LINGER_US when 0 */
+    uint32_t max_flows;   /* pool size, clamped to [FLOW_MIN_MAX, FLOW_MAX_MAX] */
+    uint64_t idle_us;     /* inactivity timeout, packet time */
+    uint64_t linger_us;   /* kept after FIN/RST */
 };
 
 struct flow_stats {

@@ -20,7 +20,7 @@
 #define FLOW_MIN_MAX 16u
 #define FLOW_MAX_MAX (1u << 24)
 
-/* Inactivity timeouts, measured on packet time (options --tcp-timeout, --close-linger). */
+/* Inactivity timeout (option --tcp-timeout) and linger after FIN/RST, on packet time. */
 #define FLOW_DEFAULT_IDLE_US (300ull * 1000000ull)
 /* A flow that ended with FIN or RST stays this long to absorb retransmitted FINs and
  * stray ACKs, so that they do not open a new mid-stream flow. */

@@ -67,7 +67,7 @@ struct reasm *reasm_new(uint32_t n_slots, uint64_t ooo_global_bytes,
         return NULL;
     }
     r->n_slots = n_slots;
-    r->global_cap = ooo_global_bytes ? ooo_global_bytes : REASM_DEFAULT_OOO_GLOBAL;
+    r->global_cap = ooo_global_bytes;
     r->ops = ops;
     r->owner = owner;
     return r;

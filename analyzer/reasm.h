@@ -4,7 +4,7 @@
  *   segments and their byte budgets (per flow and global), and the gap,
  *   retransmission, overlap and out-of-order counters; the sink state of each flow.
  * Does not own: the flow (flow.h) or the meaning of the bytes (the sink).
- * Called by: the driver, once per TCP segment. Calls: only its sink.
+ * Called by: the pipeline, once per TCP segment. Calls: only its sink.
  * Single-threaded: every flow belongs to the analyzer thread.
  *
  * Policy:
@@ -53,7 +53,7 @@ struct reasm_stats {
 struct reasm;
 
 /* One reassembler for a flow table of `n_slots` slots (flow_table_capacity()).
- * `ooo_global_bytes` caps held out-of-order data over all flows (0: default).
+ * `ooo_global_bytes` caps held out-of-order data over all flows.
  * The sink ops are borrowed for the life of the reassembler; `ops` may be NULL to
  * count without delivering. */
 struct reasm *reasm_new(uint32_t n_slots, uint64_t ooo_global_bytes,

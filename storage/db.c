@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "schema.h"
+#include "sqlh.h"
 #include "wqueue.h"
 
 enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_COUNT };
@@ -78,12 +79,10 @@ static int fail(struct db *db, const char *what)
 
 static int exec(struct db *db, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) == SQLITE_OK)
+    char why[512];
+    if (sqlh_exec(db->conn, sql, why, sizeof why) == 0)
         return 0;
-    snprintf(db->err, sizeof db->err, "%s: %s", db->path,
-             msg ? msg : sqlite3_errmsg(db->conn));
-    sqlite3_free(msg);
+    snprintf(db->err, sizeof db->err, "%s: %s", db->path, why);
     return -1;
 }
 
@@ -223,12 +222,8 @@ out:
 
 static int64_t max_id(struct db *db, const char *sql)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    return v;
+    long long v;
+    return sqlh_int(db->conn, sql, -1, &v) == 0 ? v : -1;
 }
 
 static void *writer_main(void *arg);
@@ -400,7 +395,7 @@ static int not_queued(struct db *db)
     return -1;
 }
 
-int db_flow(struct db *db, const struct db_flow *fl)
+int db_flow(struct db *db, const struct flow_result *fl)
 {
     uint64_t t0 = now_us(CLOCK_MONOTONIC);
     const struct flow *f = fl->f;
@@ -415,12 +410,12 @@ int db_flow(struct db *db, const struct db_flow *fl)
     struct flow_rec r = {
         .type = REC_FLOW,
         .end_reason = f->end_reason,
-        .verdict = (uint8_t)fl->verdict,
+        .verdict = (uint8_t)fl->v.verdict,
         .id = db->flow_base + (int64_t)f->id,
         .client_port = flow_port(f, DIR_C2S),
         .server_port = flow_port(f, DIR_S2C),
         .vlan = f->key.vlan_inner ? f->key.vlan_inner : f->key.vlan_outer,
-        .exchanges = fl->exchanges,
+        .exchanges = fl->v.exchanges,
         .packets = { (int64_t)f->packets[0], (int64_t)f->packets[1] },
         .bytes = { (int64_t)f->payload_bytes[0], (int64_t)f->payload_bytes[1] },
         .wire = { (int64_t)f->wire_bytes[0], (int64_t)f->wire_bytes[1] },

@@ -9,7 +9,8 @@
  * Does not own: flows and exchanges, borrowed for one call: db_flow() and
  *   db_exchange() copy what the row needs into the queue and return; the writer
  *   thread, the only user of the connection during a run, turns rows into SQL.
- * Called by: the driver (analyze), from the exchange sink and the flow release hook.
+ * Called by: the pipeline, from the exchange sink and the flow release hook. Readers
+ *   use read.h.
  *
  * Ids: a run's flows and exchanges get ids of the run's base plus their run-local
  * number, so an exchange can name its flow before the flow row is written (flows are
@@ -25,6 +26,7 @@
 #include "exchange.h"
 #include "flow.h"
 #include "reasm.h"
+#include "verdict.h"
 
 /* Rows written per transaction; a transaction is also committed after
  * DB_BATCH_MAX_MS of wall time, so that a reader sees a live run progress. */
@@ -55,15 +57,6 @@ struct db_run_stats {
     uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
 };
 
-/* A flow leaving the table, with what the dissector and verdict engine made of it. */
-struct db_flow {
-    const struct flow *f;
-    const struct reasm_counters *rc;
-    const char *l7;
-    uint32_t exchanges;
-    enum verdict verdict; /* V_NONE: no HTTP */
-};
-
 /* Open (creating if needed) the database at path, take the writer's lock, bring the
  * schema to the current revision. NULL with a one-line reason in err (which names
  * the path) when it cannot be used. */
@@ -75,7 +68,7 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
 /* Queue one row each; the writer thread commits it with its batch. 0, or -1 when the
  * writer has stopped on an error (the run should stop; db_run_end() reports it). May
  * wait when every queue chunk is in flight: a slow disk slows the reading down. */
-int db_flow(struct db *db, const struct db_flow *fl);
+int db_flow(struct db *db, const struct flow_result *fl);
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
 
 /* Finish the run: wait for the writer to write every row queued, update the run row

@@ -1,9 +1,12 @@
 /* schema.c: see schema.h. */
 #include "schema.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sqlh.h"
 
 /* Revision 1: the storage contract of DESIGN.md, exactly. */
 static const char rev1[] =
@@ -152,28 +155,6 @@ static const char rev3[] =
 
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3 };
 
-static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-        return 0;
-    snprintf(err, err_len, "%s", msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-    return -1;
-}
-
-/* One integer from a query, or `dflt` when it returns no row. -1 on error. */
-static int query_int(sqlite3 *db, const char *sql, long long dflt, long long *out)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : dflt;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)
 {
@@ -181,33 +162,78 @@ static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
     snprintf(sql, sizeof sql,
              "INSERT INTO meta(key, value) VALUES ('%s', '%lld')"
              " ON CONFLICT(key) DO UPDATE SET value = excluded.value;", key, value);
-    return exec(db, sql, err, err_len);
+    return sqlh_exec(db, sql, err, err_len);
+}
+
+/* What a database says of its schema. */
+struct stored {
+    long long tables;   /* tables of any kind */
+    bool has_meta;
+    long long version;  /* meta.schema_version, -1 when absent */
+    long long revision; /* meta.schema_revision, 1 when absent (revision 1 had none) */
+};
+
+static int stored_schema(sqlite3 *db, struct stored *st)
+{
+    long long has_meta = 0;
+    st->version = -1;
+    st->revision = 1;
+    if (sqlh_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'", 0,
+                 &st->tables) != 0 ||
+        sqlh_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
+                     " AND name = 'meta'", 0, &has_meta) != 0)
+        return -1;
+    st->has_meta = has_meta > 0;
+    if (st->has_meta &&
+        (sqlh_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
+                      " WHERE key = 'schema_version'", -1, &st->version) != 0 ||
+         sqlh_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
+                      " WHERE key = 'schema_revision'", 1, &st->revision) != 0))
+        return -1;
+    return 0;
+}
+
+int schema_check_readable(sqlite3 *db, char *err, size_t err_len)
+{
+    struct stored st;
+    if (stored_schema(db, &st) != 0) {
+        snprintf(err, err_len, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (st.version != SCHEMA_VERSION) {
+        snprintf(err, err_len, st.version < 0 ? "not an expectscope database"
+                                              : "schema version %lld, not %d",
+                 st.version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (st.revision != SCHEMA_REVISION) {
+        snprintf(err, err_len, st.revision > SCHEMA_REVISION
+                     ? "schema revision %lld is newer than this expectscope reads"
+                     : "schema revision %lld is older; one `expectscope analyze --db`"
+                       " run migrates it",
+                 st.revision);
+        return -1;
+    }
+    return 0;
 }
 
 int schema_prepare(sqlite3 *db, char *err, size_t err_len)
 {
     char why[512];
     /* IMMEDIATE: two processes opening a new database must not both create it */
-    if (exec(db, "BEGIN IMMEDIATE;", why, sizeof why) != 0) {
+    if (sqlh_exec(db, "BEGIN IMMEDIATE;", why, sizeof why) != 0) {
         snprintf(err, err_len, "%s", why);
         return -1;
     }
-    long long tables, has_meta, version = 0, revision = 0;
-    if (query_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'", 0,
-                  &tables) != 0 ||
-        query_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'"
-                      " AND name = 'meta'", 0, &has_meta) != 0)
+    struct stored st;
+    if (stored_schema(db, &st) != 0)
         goto sqlerr;
-    if (tables > 0 && !has_meta) {
+    long long version = st.version, revision = st.has_meta ? st.revision : 0;
+    if (st.tables > 0 && !st.has_meta) {
         snprintf(err, err_len, "not an expectscope database (it has other tables)");
         goto fail;
     }
-    if (has_meta) {
-        if (query_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
-                          " WHERE key = 'schema_version'", -1, &version) != 0 ||
-            query_int(db, "SELECT CAST(value AS INTEGER) FROM meta"
-                          " WHERE key = 'schema_revision'", 1, &revision) != 0)
-            goto sqlerr;
+    if (st.has_meta) {
         if (version != SCHEMA_VERSION) {
             snprintf(err, err_len,
                      version < 0 ? "not an expectscope database (no schema_version)"
@@ -223,7 +249,7 @@ int schema_prepare(sqlite3 *db, char *err, size_t err_len)
         }
     }
     for (long long r = revision; r < SCHEMA_REVISION; r++) {
-        if (exec(db, migrations[r], why, sizeof why) != 0) {
+        if (sqlh_exec(db, migrations[r], why, sizeof why) != 0) {
             snprintf(err, err_len, "migrating to schema revision %lld: %s", r + 1, why);
             goto fail;
         }
@@ -234,7 +260,7 @@ int schema_prepare(sqlite3 *db, char *err, size_t err_len)
         snprintf(err, err_len, "%s", why);
         goto fail;
     }
-    if (exec(db, "COMMIT;", why, sizeof why) != 0) {
+    if (sqlh_exec(db, "COMMIT;", why, sizeof why) != 0) {
         snprintf(err, err_len, "%s", why);
         goto fail;
     }

@@ -2,7 +2,7 @@
  *
  * Owns: the SQL text of every schema revision, and the rule that decides whether a
  *   database can be used, must be migrated, or must be refused.
- * Called by: db.c only, with a connection it owns.
+ * Called by: db.c (the writer) and read.c (the reader), with a connection they own.
  *
  * The contract of ../shared/DESIGN.md is schema version 1. Within it, additive changes
  * (columns, indexes, views) are revisions: revision 1 is DESIGN.md's minimum, later
@@ -24,5 +24,10 @@
  * one transaction: on failure nothing changed. Returns 0, or -1 with a one-line
  * reason in err. */
 int schema_prepare(sqlite3 *db, char *err, size_t err_len);
+
+/* Can this database be read as it is (no migration: readers never write)? 0, or -1
+ * with a one-line reason in err: not ours, another version, a revision older (one
+ * analyze run migrates it) or newer than this expectscope. */
+int schema_check_readable(sqlite3 *db, char *err, size_t err_len);
 
 #endif

@@ -1,6 +1,6 @@
 /* alloc_shim.c: fault injection for the allocation-failure loop (STYLE.md section 8,
  * after SQLite's OOM tests). Linked only into expectscope-faults, a test build of the
- * driver whose own code has malloc, calloc, realloc and strdup wrapped at link time
+ * binary whose own code has malloc, calloc, realloc and strdup wrapped at link time
  * (-Wl,--wrap=...), and whose SQLite allocates through the same counter.
  *
  * ES_FAIL_AT=N makes the Nth allocation fail (and, with ES_FAIL_PERSIST=1, every one

@@ -1,11 +1,11 @@
-/* fuzz_pcap.c: the capture reader on a hostile file, and every packet it returns
- * through the rest of the pipeline as analyzer/run.c runs it: decode, flow table,
- * reassembly, the HTTP/1 dissector and the verdict engine (classification is left
- * out: it is nDPI's code, not ours).
+/* fuzz_pcap.c: the file source on a hostile file, and every packet it returns
+ * through the whole pipeline exactly as `analyze` runs it (analyzer/pipeline): decode,
+ * flow table, reassembly, the HTTP/1 dissector and the verdict engine. Classification
+ * is left out (it is nDPI's code, not ours), and so is storage (SQLite's).
  *
- * Input: the whole file (pcap, pcapng, or either gzip-compressed: cap.c sniffs the
- * gzip magic). It is handed to cap_open_files() as /proc/self/fd/N of a memfd, so no
- * file is left behind and nothing depends on the working directory.
+ * Input: the whole file (pcap, pcapng, or either gzip-compressed: the file source
+ * sniffs the gzip magic). It is handed to source_file_open() as /proc/self/fd/N of a
+ * memfd, so no file is left behind and nothing depends on the working directory.
  */
 #define _GNU_SOURCE /* memfd_create */
 #include <stdbool.h>
@@ -17,12 +17,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cap.h"
-#include "decode.h"
-#include "flow.h"
-#include "h1.h"
-#include "reasm.h"
-#include "verdict.h"
+#include "pipeline.h"
+#include "source_file.h"
 
 static void require(bool ok)
 {
@@ -30,47 +26,24 @@ static void require(bool ok)
         abort();
 }
 
-struct pipe {
-    struct flow_table *ft;
-    struct reasm *ra;
-    struct h1 *h1;
-    struct verdict_engine *v;
+struct seen {
+    uint64_t exchanges, flows, flow_exchanges;
 };
 
-static void on_release(void *ctx, struct flow *f)
+static void on_exchange(void *ctx, const struct flow *f, const struct exchange *x)
 {
-    struct pipe *p = ctx;
-    struct reasm_counters rc;
-    reasm_release(p->ra, f, (enum end_reason)f->end_reason, f->last_seen_us, &rc);
+    struct seen *s = ctx;
+    (void)f;
+    require((unsigned)x->verdict < V_COUNT && x->verdict != V_NONE);
+    s->exchanges++;
 }
 
-static void judge(void *ctx, const struct flow *f, struct exchange *x)
+static void on_flow(void *ctx, const struct flow_result *r)
 {
-    struct pipe *p = ctx;
-    verdict_judge(p->v, f, x);
-    require((unsigned)x->verdict < V_COUNT);
-}
-
-static volatile uint64_t sink_sum;
-
-static void packet(struct pipe *pp, const struct cap_packet *cp)
-{
-    struct dec_pkt p;
-    enum dec_result dr = dec_packet(cp->linktype, cp->data, cp->caplen, cp->wire_len, &p);
-    require((unsigned)dr < DEC_RESULT_COUNT);
-    if (dr != DEC_TCP)
-        return;
-    p.ts_us = cp->ts_us;
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < p.payload_len; i++)
-        sum += p.payload[i];
-    sink_sum += sum;
-    struct flow_hit hit = flow_table_packet(pp->ft, &p);
-    if (hit.after_end)
-        return;
-    reasm_segment(pp->ra, hit.f, hit.dir, &p);
-    if (hit.ended)
-        reasm_close(pp->ra, hit.f, (enum end_reason)hit.f->end_reason, p.ts_us);
+    struct seen *s = ctx;
+    require((r->v.exchanges == 0) == (r->v.verdict == V_NONE));
+    s->flows++;
+    s->flow_exchanges += r->v.exchanges;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -89,50 +62,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     const char *paths[1] = { path };
     char err[512];
-    struct cap *cap = cap_open_files(paths, 1, err, sizeof err);
-    if (!cap) {
+    struct source *src = source_file_open(paths, 1, err, sizeof err);
+    if (!src) {
         require(err[0] != '\0'); /* a refusal always says why */
         close(fd);
         return 0;
     }
 
-    struct pipe pp;
-    memset(&pp, 0, sizeof pp);
-    struct flow_config fc = { 16, 0, 0 };
-    pp.ft = flow_table_new(&fc, on_release, &pp);
-    require(pp.ft != NULL);
-    static const struct verdict_config vc = { VERDICT_DEFAULT_NO_WAIT_US,
-                                             VERDICT_DEFAULT_RETRY_WINDOW_US,
-                                             VERDICT_DEFAULT_STALL_US };
-    pp.v = verdict_new(&vc, flow_table_capacity(pp.ft));
-    struct exchange_sink sink = { judge, &pp };
-    pp.h1 = h1_new(&sink);
-    pp.ra = reasm_new(flow_table_capacity(pp.ft), 65536, h1_sink_ops(), pp.h1);
-    require(pp.v && pp.h1 && pp.ra);
-
+    struct seen seen = { 0, 0, 0 };
+    struct pipeline_observer obs = { on_exchange, on_flow, &seen };
+    struct pipeline_config cfg;
+    pipeline_config_defaults(&cfg);
+    cfg.flow.max_flows = 16; /* small: eviction is reached */
+    cfg.ooo_cap_bytes = 65536;
+    cfg.classify = false;
+    cfg.observer = &obs;
+    struct pipeline *p = pipeline_new(&cfg, src, err, sizeof err);
+    require(p != NULL);
     for (;;) {
-        struct cap_packet cp;
-        enum cap_event ev = cap_next(cap, &cp, err, sizeof err);
-        if (ev == CAP_PACKET) {
-            require(cp.data != NULL || cp.caplen == 0);
-            packet(&pp, &cp);
+        enum pipeline_state st = pipeline_feed(p, 1024, err, sizeof err);
+        if (st == PIPELINE_MORE || st == PIPELINE_WARNING)
             continue;
-        }
-        if (ev == CAP_TRUNCATED)
-            continue;
-        require(ev == CAP_END || ev == CAP_ERROR);
+        require(st == PIPELINE_END || st == PIPELINE_ERROR);
+        require(st == PIPELINE_END || err[0] != '\0');
         break;
     }
-    const struct cap_stats *cs = cap_stats(cap);
-    require(cs->cut_packets <= cs->packets);
-    flow_table_flush(pp.ft);
-    require(reasm_stats(pp.ra)->ooo_bytes_now == 0);
-
-    reasm_free(pp.ra);
-    flow_table_free(pp.ft);
-    h1_free(pp.h1);
-    verdict_free(pp.v);
-    cap_free(cap);
+    require(pipeline_drain(p, err, sizeof err) == 0);
+    const struct pipeline_totals *t = pipeline_totals(p);
+    require(t->source.cut_packets <= t->source.packets);
+    require(t->reasm.ooo_bytes_now == 0);
+    require(t->http.exchanges == seen.exchanges && seen.exchanges == seen.flow_exchanges);
+    require(t->flows.created == seen.flows);
+    pipeline_free(p);
+    source_free(src);
     close(fd);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* fuzz_reasm.c: the flow table and TCP reassembly, driven as analyzer/run.c drives
+/* fuzz_reasm.c: the flow table and TCP reassembly, driven as the pipeline drives
  * them, by segments the input describes.
  *
  * Input: a 4-byte run header, then segments, each a 10-byte header and its payload.
@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "limits.h"
 #include "reasm.h"
 
 enum { MAX_FLOWS = 24, SEG_HDR = 10, RUN_HDR = 4, SYNTH_MAX = 65535 };
@@ -140,8 +141,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const uint64_t caps[8] = { 1, 16, 100, 1000, 4096, 65536, 1u << 20, 0 };
-    static const uint64_t idles[4] = { 0, 1000000, 10000000, 60000000 };
+    static const uint64_t caps[8] = { 1, 16, 100, 1000, 4096, 65536, 1u << 20,
+                                      REASM_DEFAULT_OOO_GLOBAL };
+    static const uint64_t idles[4] = { FLOW_DEFAULT_IDLE_US, 1000000, 10000000, 60000000 };
     if (size < RUN_HDR)
         return 0;
     if (!synth[1])
@@ -155,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct owner own = { 0, 0 };
     struct env e;
-    struct flow_config cfg = { 16, idles[(g1 >> 5) & 3], 0 };
+    struct flow_config cfg = { 16, idles[(g1 >> 5) & 3], FLOW_DEFAULT_LINGER_US };
     e.ft = flow_table_new(&cfg, on_release, &e);
     require(e.ft != NULL);
     e.ra = reasm_new(flow_table_capacity(e.ft), caps[g0 & 7],
@@ -226,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (seq_lt(c->top[d], end))
             c->top[d] = end;
 
-        /* as analyzer/run.c does it */
+        /* as the pipeline does it */
         struct flow_hit hit = flow_table_packet(e.ft, &p);
         if (hit.after_end)
             continue;

@@ -28,7 +28,10 @@ static struct flow_table *table(struct released *rel, uint32_t max_flows, uint64
                                 uint64_t linger_us)
 {
     memset(rel, 0, sizeof *rel);
-    struct flow_config cfg = { max_flows, idle_us, linger_us };
+    /* 0 stands for the default here, to keep the cases short */
+    struct flow_config cfg = { max_flows ? max_flows : FLOW_DEFAULT_MAX,
+                               idle_us ? idle_us : FLOW_DEFAULT_IDLE_US,
+                               linger_us ? linger_us : FLOW_DEFAULT_LINGER_US };
     struct flow_table *t = flow_table_new(&cfg, on_release, rel);
     if (!t)
         abort();

@@ -227,35 +227,8 @@ static void check(const char *name, const struct fixture *fx, const struct got *
     }
 }
 
-/* A flow's verdict is the most severe of its exchanges', in DESIGN.md's order. */
-static void check_flow_severity(void)
-{
-    static const enum verdict order[] = {
-        V_EXPECTATION_FAILED, V_UNSUPPORTED_EXPECTATION, V_BODY_AFTER_FINAL,
-        V_TIMEOUT_FALLBACK, V_LATE_100, V_NO_WAIT, V_RETRY_AFTER_417, V_EXPECT_WITHOUT_BODY,
-        V_HTTP10_EXPECT, V_INCOMPLETE, V_EARLY_FINAL, V_UNSOLICITED_100, V_CONTINUE_OK,
-        V_PLAIN,
-    };
-    size_t n = sizeof order / sizeof order[0];
-    if (n != V_COUNT - 1) {
-        fprintf(stderr, "FAIL flow severity: %zu verdicts ordered, %d exist\n", n, V_COUNT - 1);
-        failures++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++) {
-            enum verdict want = order[i < j ? i : j];
-            if (verdict_worse(order[i], order[j]) != want) {
-                fprintf(stderr, "FAIL flow severity: worse(%s, %s) is not %s\n",
-                        verdict_name(order[i]), verdict_name(order[j]), verdict_name(want));
-                failures++;
-            }
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
-    check_flow_severity();
     const char *dir = argc > 1 ? argv[1] : "tests/h1";
     DIR *dh = opendir(dir);
     if (!dh) {

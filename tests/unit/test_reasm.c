@@ -1,5 +1,5 @@
 /* test_reasm.c: TCP reassembly driven by hand-built segments on flows of a real flow
- * table, the way the driver (analyzer/run.c) does it. A recording sink stands in for
+ * table, the way the pipeline (analyzer/pipeline/pipeline.c) does it. A recording sink stands in for
  * the dissector: it logs every event as text ("d0:5@10" is 5 bytes client to server
  * at 10 us, "g1:100@20" a gap of 100 bytes server to client, "c:fin@30" the close) and
  * keeps the bytes of each direction.
@@ -158,9 +158,12 @@ static void on_release(void *ctx, struct flow *f)
 static void env_init(struct env *e, uint64_t global_cap, uint64_t idle_us, bool sink)
 {
     memset(e, 0, sizeof *e);
-    struct flow_config cfg = { 16, idle_us, 0 };
+    /* 0 stands for the default here, to keep the cases short */
+    struct flow_config cfg = { 16, idle_us ? idle_us : FLOW_DEFAULT_IDLE_US,
+                               FLOW_DEFAULT_LINGER_US };
     e->ft = flow_table_new(&cfg, on_release, e);
-    e->ra = e->ft ? reasm_new(flow_table_capacity(e->ft), global_cap,
+    e->ra = e->ft ? reasm_new(flow_table_capacity(e->ft),
+                              global_cap ? global_cap : REASM_DEFAULT_OOO_GLOBAL,
                               sink ? &rec_ops : NULL, &e->rec)
                   : NULL;
     if (!e->ra)
@@ -192,7 +195,7 @@ static void env_free(struct env *e)
     }
 }
 
-/* One segment through the flow table and reassembly, as run.c does it. */
+/* One segment through the flow table and reassembly, as the pipeline does it. */
 static struct flow_hit feed(struct env *e, const struct dec_pkt *p)
 {
     struct flow_hit hit = flow_table_packet(e->ft, p);

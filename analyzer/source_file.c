@@ -1,6 +1,6 @@
-/* cap.c: see cap.h. */
+/* source_file.c: see source_file.h. */
 #define _GNU_SOURCE /* fopencookie */
-#include "cap.h"
+#include "source_file.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -17,6 +17,7 @@
 #define CAP_READ_BUFFER (1u << 20)
 
 struct cap {
+    struct source base;  /* first: a struct source * is a struct cap * */
     const char *const *paths;
     int n_paths;
     int cur;             /* index of the open input, or n_paths when done */
@@ -28,7 +29,8 @@ struct cap {
     uint64_t total_size;
     uint64_t cur_size;
     uint64_t cur_packets; /* records read from the open input */
-    struct cap_stats st;
+    struct source_stats st;
+    char *name;          /* the inputs, space-separated */
 };
 
 /* gzip-compressed captures (Zeek's test traces, rotated span-port files) are read
@@ -124,14 +126,39 @@ static uint64_t file_size(const char *path)
     return stat(path, &sb) == 0 && sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
 }
 
-struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, size_t err_len)
+static const struct source_ops file_ops;
+
+/* The inputs, space-separated, for runs.source. NULL on no memory. */
+static char *join_paths(const char *const *paths, int n_paths)
+{
+    size_t len = 1;
+    for (int i = 0; i < n_paths; i++)
+        len += strlen(paths[i]) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    size_t used = 0;
+    s[0] = '\0';
+    for (int i = 0; i < n_paths; i++)
+        used += (size_t)snprintf(s + used, len - used, "%s%s", i ? " " : "", paths[i]);
+    return s;
+}
+
+static void file_free(struct source *s);
+
+struct source *source_file_open(const char *const *paths, int n_paths, char *err,
+                                size_t err_len)
 {
     struct cap *c = calloc(1, sizeof *c);
-    if (c && !(c->rbuf = malloc(CAP_READ_BUFFER))) {
-        free(c);
-        c = NULL;
+    if (c) {
+        c->base.ops = &file_ops;
+        c->rbuf = malloc(CAP_READ_BUFFER);
+        c->name = join_paths(paths, n_paths);
+        c->base.name = c->name;
     }
-    if (!c) {
+    if (!c || !c->rbuf || !c->name) {
+        if (c)
+            file_free(&c->base);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
@@ -144,14 +171,14 @@ struct cap *cap_open_files(const char *const *paths, int n_paths, char *err, siz
         gzFile gz;
         pcap_t *p = open_one(paths[i], &lt, &gz, NULL, err, err_len);
         if (!p) {
-            cap_free(c);
+            file_free(&c->base);
             return NULL;
         }
         pcap_close(p);
         c->total_size += file_size(paths[i]);
     }
     c->cur = -1;
-    return c;
+    return &c->base;
 }
 
 /* Close the open input (libpcap closes its FILE, and so the gzFile behind it). */
@@ -172,7 +199,7 @@ static bool advance(struct cap *c, char *err, size_t err_len)
     close_current(c);
     while (++c->cur < c->n_paths) {
         c->p = open_one(c->paths[c->cur], &c->linktype, &c->gz, c->rbuf, err, err_len);
-        if (!c->p) /* the file changed since cap_open_files() */
+        if (!c->p) /* the file changed since source_file_open() */
             return false;
         c->cur_size = file_size(c->paths[c->cur]);
         c->cur_packets = 0;
@@ -182,15 +209,17 @@ static bool advance(struct cap *c, char *err, size_t err_len)
     return false;
 }
 
-enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t err_len)
+static enum source_event file_next(struct source *s, struct source_packet *pkt, char *err,
+                                   size_t err_len)
 {
+    struct cap *c = (struct cap *)s;
     for (;;) {
         if (!c->p) {
             if (c->cur >= c->n_paths)
-                return CAP_END;
+                return SOURCE_END;
             err[0] = '\0';
             if (!advance(c, err, err_len))
-                return err[0] ? CAP_ERROR : CAP_END;
+                return err[0] ? SOURCE_ERROR : SOURCE_END;
         }
         struct pcap_pkthdr *h;
         const u_char *data;
@@ -201,13 +230,13 @@ enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t
             pkt->wire_len = h->len < h->caplen ? h->caplen : h->len;
             pkt->linktype = c->linktype;
             pkt->data = data;
-            pkt->source = c->paths[c->cur];
+            pkt->input = c->paths[c->cur];
             c->st.packets++;
             c->cur_packets++;
             c->st.bytes += pkt->wire_len;
             if (h->caplen < h->len)
                 c->st.cut_packets++;
-            return CAP_PACKET;
+            return SOURCE_PACKET;
         }
         const char *path = c->paths[c->cur];
         if (rc == PCAP_ERROR_BREAK || rc == 0) { /* end of this file */
@@ -223,14 +252,15 @@ enum cap_event cap_next(struct cap *c, struct cap_packet *pkt, char *err, size_t
                  trunc ? "; analysed up to the break" : "");
         close_current(c);
         if (!trunc)
-            return CAP_ERROR;
+            return SOURCE_ERROR;
         c->st.truncated = true;
-        return CAP_TRUNCATED;
+        return SOURCE_TRUNCATED;
     }
 }
 
-void cap_progress(const struct cap *c, uint64_t *done, uint64_t *total)
+static void file_progress(const struct source *s, uint64_t *done, uint64_t *total)
 {
+    const struct cap *c = (const struct cap *)s;
     uint64_t pos = 0;
     if (c->p) {
         FILE *f = pcap_file(c->p);
@@ -241,16 +271,23 @@ void cap_progress(const struct cap *c, uint64_t *done, uint64_t *total)
     *total = c->total_size;
 }
 
-const struct cap_stats *cap_stats(const struct cap *c)
+static const struct source_stats *file_stats(struct source *s)
 {
-    return &c->st;
+    return &((struct cap *)s)->st;
 }
 
-void cap_free(struct cap *c)
+static void file_free(struct source *s)
 {
-    if (!c)
-        return;
+    struct cap *c = (struct cap *)s;
     close_current(c); /* the FILE goes before its buffer */
     free(c->rbuf);
+    free(c->name);
     free(c);
 }
+
+static const struct source_ops file_ops = {
+    .next = file_next,
+    .progress = file_progress,
+    .stats = file_stats,
+    .free = file_free,
+};

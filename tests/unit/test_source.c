@@ -1,5 +1,6 @@
-/* test_cap.c: reading pcap and pcapng files written with pcapw, one after another,
- * including the broken ones: truncated, not a capture, missing, unsupported link. */
+/* test_source.c: the file source: pcap and pcapng files written with pcapw, read one
+ * after another, including the broken ones: truncated, not a capture, missing,
+ * unsupported link. */
 #include <pcap/dlt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cap.h"
+#include "source_file.h"
 #include "check.h"
 #include "decode.h"
 #include "pcapw.h"
@@ -52,18 +53,18 @@ static uint64_t size_of(const char *path)
 }
 
 /* Expect the next event to be a packet with these properties. */
-static void expect_packet(struct cap *c, const char *source, uint64_t ts_us, int linktype,
+static void expect_packet(struct source *c, const char *source, uint64_t ts_us, int linktype,
                           const char *tag, uint32_t caplen, uint32_t wire_len)
 {
-    struct cap_packet p;
+    struct source_packet p;
     char err[512] = "";
-    enum cap_event ev = cap_next(c, &p, err, sizeof err);
-    CHECK_EQ(ev, CAP_PACKET);
-    if (ev != CAP_PACKET) {
+    enum source_event ev = source_next(c, &p, err, sizeof err);
+    CHECK_EQ(ev, SOURCE_PACKET);
+    if (ev != SOURCE_PACKET) {
         fprintf(stderr, "    event %d: %s\n", (int)ev, err);
         return;
     }
-    CHECK(p.source == source);
+    CHECK(p.input == source);
     CHECK_EQ(p.ts_us, ts_us);
     CHECK_EQ(p.linktype, linktype);
     CHECK_EQ(p.caplen, caplen);
@@ -75,11 +76,11 @@ static void expect_packet(struct cap *c, const char *source, uint64_t ts_us, int
         CHECK_MEM(d.payload, d.payload_len, tag, strlen(tag));
 }
 
-static void expect_event(struct cap *c, enum cap_event want, const char *want_err)
+static void expect_event(struct source *c, enum source_event want, const char *want_err)
 {
-    struct cap_packet p;
+    struct source_packet p;
     char err[512] = "";
-    CHECK_EQ(cap_next(c, &p, err, sizeof err), want);
+    CHECK_EQ(source_next(c, &p, err, sizeof err), want);
     if (want_err)
         CHECK_STR(err, want_err);
 }
@@ -128,45 +129,50 @@ static void test_several_files(void)
 
     const char *const files[] = { a, b, e, c, d };
     char err[512] = "";
-    struct cap *cp = cap_open_files(files, 5, err, sizeof err);
+    struct source *cp = source_file_open(files, 5, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp) {
         fprintf(stderr, "    %s\n", err);
         return;
     }
     uint64_t done, total;
-    cap_progress(cp, &done, &total);
+    source_progress(cp, &done, &total);
     uint64_t sizes = size_of(a) + size_of(b) + size_of(e) + size_of(c) + size_of(d);
     CHECK_EQ(done, 0);
     CHECK_EQ(total, sizes);
+    CHECK(!source_is_live(cp));
+    char want_name[3100];
+    snprintf(want_name, sizeof want_name, "%s %s %s %s %s", a, b, e, c, d);
+    CHECK_STR(source_name(cp), want_name);
     expect_packet(cp, a, 1000000000001ull, DLT_EN10MB, "a1", 56, 56);
     expect_packet(cp, a, 1000000500000ull, DLT_EN10MB, "a2", 56, 56);
     expect_packet(cp, b, 2000000000002ull, DLT_LINUX_SLL2, "b1", (uint32_t)b_len,
                   (uint32_t)b_len);
     expect_packet(cp, c, 1700000000123456ull, DLT_RAW, "c1", 42, 42);
     expect_packet(cp, d, 1700000001987654ull, DLT_NULL, "d1", 46, 46);
-    expect_event(cp, CAP_END, NULL);
-    expect_event(cp, CAP_END, NULL);
-    const struct cap_stats *st = cap_stats(cp);
+    expect_event(cp, SOURCE_END, NULL);
+    expect_event(cp, SOURCE_END, NULL);
+    const struct source_stats *st = source_stats(cp);
     CHECK_EQ(st->packets, 5);
     CHECK_EQ(st->bytes, 56 + 56 + b_len + 42 + 46);
     CHECK_EQ(st->files, 5);
     CHECK_EQ(st->cut_packets, 0);
     CHECK(!st->truncated);
-    cap_progress(cp, &done, &total);
+    source_progress(cp, &done, &total);
     CHECK_EQ(done, sizes);
     CHECK_EQ(total, sizes);
-    cap_free(cp);
+    source_free(cp);
 
     check_case("no inputs at all");
-    cp = cap_open_files(files, 0, err, sizeof err);
+    cp = source_file_open(files, 0, err, sizeof err);
     CHECK(cp != NULL);
     if (cp) {
-        expect_event(cp, CAP_END, NULL);
-        CHECK_EQ(cap_stats(cp)->files, 0);
-        cap_free(cp);
+        expect_event(cp, SOURCE_END, NULL);
+        CHECK_EQ(source_stats(cp)->files, 0);
+        CHECK_STR(source_name(cp), "");
+        source_free(cp);
     }
-    cap_free(NULL);
+    source_free(NULL);
 }
 
 static void test_snaplen(void)
@@ -188,16 +194,16 @@ static void test_snaplen(void)
         CHECK_EQ(pcapw_close(w, 0), 0);
         const char *const files[] = { path };
         char err[512];
-        struct cap *cp = cap_open_files(files, 1, err, sizeof err);
+        struct source *cp = source_file_open(files, 1, err, sizeof err);
         CHECK(cp != NULL);
         if (!cp)
             continue;
         expect_packet(cp, path, 1, DLT_EN10MB, "", 64, 14 + 20 + 20 + 99);
         expect_packet(cp, path, 2, DLT_EN10MB, "short", 59, 59);
-        expect_event(cp, CAP_END, NULL);
-        CHECK_EQ(cap_stats(cp)->cut_packets, 1);
-        CHECK_EQ(cap_stats(cp)->bytes, 153 + 59);
-        cap_free(cp);
+        expect_event(cp, SOURCE_END, NULL);
+        CHECK_EQ(source_stats(cp)->cut_packets, 1);
+        CHECK_EQ(source_stats(cp)->bytes, 153 + 59);
+        source_free(cp);
     }
 }
 
@@ -236,7 +242,7 @@ static void test_truncated(void)
 
     const char *const files[] = { t1, t2, t3, ok };
     char err[512];
-    struct cap *cp = cap_open_files(files, 4, err, sizeof err);
+    struct source *cp = source_file_open(files, 4, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp)
         return;
@@ -245,31 +251,31 @@ static void test_truncated(void)
     expect_packet(cp, t1, 2, DLT_EN10MB, "p2", 56, 56);
     snprintf(want, sizeof want,
              "%s: truncated record after 2 packets; analysed up to the break", t1);
-    expect_event(cp, CAP_TRUNCATED, want);
-    CHECK(cap_stats(cp)->truncated);
+    expect_event(cp, SOURCE_TRUNCATED, want);
+    CHECK(source_stats(cp)->truncated);
     expect_packet(cp, t2, 4, DLT_EN10MB, "q1", 56, 56);
     snprintf(want, sizeof want,
              "%s: truncated record after 1 packets; analysed up to the break", t2);
-    expect_event(cp, CAP_TRUNCATED, want);
+    expect_event(cp, SOURCE_TRUNCATED, want);
     expect_packet(cp, t3, 6, DLT_EN10MB, "r1", 56, 56);
     snprintf(want, sizeof want,
              "%s: truncated record after 1 packets; analysed up to the break", t3);
-    expect_event(cp, CAP_TRUNCATED, want);
+    expect_event(cp, SOURCE_TRUNCATED, want);
     expect_packet(cp, ok, 8, DLT_EN10MB, "s1", 56, 56);
-    expect_event(cp, CAP_END, NULL);
-    CHECK_EQ(cap_stats(cp)->packets, 5);
-    CHECK_EQ(cap_stats(cp)->files, 4);
-    CHECK(cap_stats(cp)->truncated);
-    cap_free(cp);
+    expect_event(cp, SOURCE_END, NULL);
+    CHECK_EQ(source_stats(cp)->packets, 5);
+    CHECK_EQ(source_stats(cp)->files, 4);
+    CHECK(source_stats(cp)->truncated);
+    source_free(cp);
 }
 
-/* cap_open_files() must fail with exactly `want` (a single line naming the file). */
+/* source_file_open() must fail with exactly `want` (a single line naming the file). */
 static void expect_open_error(const char *const *files, int n, const char *want)
 {
     char err[512] = "";
-    struct cap *cp = cap_open_files(files, n, err, sizeof err);
+    struct source *cp = source_file_open(files, n, err, sizeof err);
     CHECK(cp == NULL);
-    cap_free(cp);
+    source_free(cp);
     CHECK_STR(err, want);
     CHECK(strchr(err, '\n') == NULL);
 }
@@ -309,7 +315,7 @@ static void test_gzip(void)
 
     const char *const files[] = { gz, ngz, tgz };
     char err[512];
-    struct cap *cp = cap_open_files(files, 3, err, sizeof err);
+    struct source *cp = source_file_open(files, 3, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp)
         return;
@@ -320,13 +326,13 @@ static void test_gzip(void)
     char want[700];
     snprintf(want, sizeof want,
              "%s: truncated record after 1 packets; analysed up to the break", tgz);
-    expect_event(cp, CAP_TRUNCATED, want);
-    expect_event(cp, CAP_END, NULL);
+    expect_event(cp, SOURCE_TRUNCATED, want);
+    expect_event(cp, SOURCE_END, NULL);
     uint64_t done, total;
-    cap_progress(cp, &done, &total);
+    source_progress(cp, &done, &total);
     CHECK_EQ(total, size_of(gz) + size_of(ngz) + size_of(tgz));
     CHECK_EQ(done, total);
-    cap_free(cp);
+    source_free(cp);
 
     check_case("gzip data that is not a capture");
     const char *junk = tmp("junk.gz");
@@ -361,12 +367,12 @@ static void test_bad_inputs(void)
 
     check_case("an empty file and a cut file header");
     char err[512] = "";
-    struct cap *cp = cap_open_files(&empty, 1, err, sizeof err);
+    struct source *cp = source_file_open(&empty, 1, err, sizeof err);
     CHECK(cp == NULL);
     CHECK(strncmp(err, empty, strlen(empty)) == 0);
     CHECK(strstr(err, ": not a pcap or pcapng file (") != NULL);
     CHECK(strchr(err, '\n') == NULL);
-    cp = cap_open_files(&stub, 1, err, sizeof err);
+    cp = source_file_open(&stub, 1, err, sizeof err);
     CHECK(cp == NULL);
     CHECK(strncmp(err, stub, strlen(stub)) == 0);
     CHECK(strstr(err, ": not a pcap or pcapng file (") != NULL);

@@ -1,0 +1,269 @@
+/* pipeline.c: see pipeline.h. */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classify.h"
+#include "limits.h"
+
+struct pipeline {
+    struct pipeline_config cfg;
+    struct source *src;
+    struct flow_table *ft;
+    struct reasm *ra;
+    struct cls *cls;              /* NULL when not classifying */
+    struct h1 *h1;                /* NULL when not dissecting */
+    struct verdict_engine *verdict;
+    struct exchange_sink xsink;
+    struct pipeline_totals tot;
+    bool drained;
+};
+
+void pipeline_config_defaults(struct pipeline_config *cfg)
+{
+    *cfg = (struct pipeline_config){
+        .flow = { FLOW_DEFAULT_MAX, FLOW_DEFAULT_IDLE_US, FLOW_DEFAULT_LINGER_US },
+        .ooo_cap_bytes = REASM_DEFAULT_OOO_GLOBAL,
+        .verdict = { VERDICT_DEFAULT_NO_WAIT_US, VERDICT_DEFAULT_RETRY_WINDOW_US,
+                     VERDICT_DEFAULT_STALL_US },
+        .dissect = true,
+        .classify = true,
+    };
+}
+
+void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
+             "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu}",
+             (double)cfg->verdict.no_wait_us / 1e3,
+             (double)cfg->verdict.retry_window_us / 1e6,
+             (double)cfg->verdict.stall_us / 1e3, cfg->flow.max_flows,
+             (double)cfg->flow.idle_us / 1e6,
+             (unsigned long long)(cfg->ooo_cap_bytes >> 20));
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A write failed: the writer has stopped, so the run stops too (db_run_end() and
+ * db_error() say why); what is still in flight is dropped, not half-written. */
+static void storage_failed(struct pipeline *p)
+{
+    p->tot.storage_failed = true;
+}
+
+/* The dissector finished an exchange: judge it, store it, show it. */
+static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
+{
+    struct pipeline *p = ctx;
+    verdict_judge(p->verdict, f, x);
+    if (p->cfg.db && !p->tot.storage_failed && db_exchange(p->cfg.db, f, x) != 0)
+        storage_failed(p);
+    const struct pipeline_observer *o = p->cfg.observer;
+    if (o && o->exchange)
+        o->exchange(o->ctx, f, x);
+}
+
+/* The flow table lets a flow go: close its stream (the dissector emits what is left of
+ * its exchanges), settle its protocol and its verdict, store it, show it. */
+static void on_release(void *ctx, struct flow *f)
+{
+    struct pipeline *p = ctx;
+    struct reasm_counters rc;
+    reasm_release(p->ra, f, (enum end_reason)f->end_reason, f->last_seen_us, &rc);
+    char l7[64] = "Unknown";
+    if (p->cls)
+        cls_release(p->cls, f, l7, sizeof l7);
+    struct flow_result r = { f, &rc, l7, { 0, V_NONE } };
+    if (p->verdict)
+        r.v = verdict_flow_done(p->verdict, f);
+    if (r.v.exchanges) {
+        p->tot.http_flows++;
+        p->tot.flow_verdicts[r.v.verdict]++;
+    }
+    if (p->cfg.db && !p->tot.storage_failed && db_flow(p->cfg.db, &r) != 0)
+        storage_failed(p);
+    const struct pipeline_observer *o = p->cfg.observer;
+    if (o && o->flow)
+        o->flow(o->ctx, &r);
+}
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *src,
+                              char *err, size_t err_len)
+{
+    struct pipeline *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->src = src;
+    /* Right to left: each layer exists before the one that feeds it. The flow table
+     * comes first only because its capacity sizes the per-flow arrays of the rest;
+     * it calls nothing until the first packet. */
+    p->ft = flow_table_new(&cfg->flow, on_release, p);
+    uint32_t slots = p->ft ? flow_table_capacity(p->ft) : 0;
+    bool ok = p->ft != NULL;
+    if (ok && cfg->dissect) {
+        p->verdict = verdict_new(&cfg->verdict, slots);
+        p->xsink = (struct exchange_sink){ on_exchange, p };
+        p->h1 = p->verdict ? h1_new(&p->xsink) : NULL;
+        ok = p->h1 != NULL;
+    }
+    if (ok) {
+        p->ra = reasm_new(slots, cfg->ooo_cap_bytes, p->h1 ? h1_sink_ops() : NULL, p->h1);
+        ok = p->ra != NULL;
+    }
+    if (ok && cfg->classify) {
+        p->cls = cls_new(slots);
+        ok = p->cls != NULL;
+    }
+    if (!ok) {
+        snprintf(err, err_len, "out of memory setting up %u flows",
+                 slots ? slots : cfg->flow.max_flows);
+        pipeline_free(p);
+        return NULL;
+    }
+    if (cfg->db) {
+        char opts[256];
+        pipeline_config_json(cfg, opts, sizeof opts);
+        struct db_run_info info = { source_is_live(src) ? "live" : "file", source_name(src),
+                                    opts, wall_us() };
+        if (db_run_begin(cfg->db, &info, err, err_len) != 0) {
+            pipeline_free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+static void packet(struct pipeline *p, const struct source_packet *sp)
+{
+    struct pipeline_totals *t = &p->tot;
+    if (!t->first_packet_us || sp->ts_us < t->first_packet_us)
+        t->first_packet_us = sp->ts_us;
+    if (sp->ts_us > t->last_packet_us)
+        t->last_packet_us = sp->ts_us;
+    struct dec_pkt d;
+    enum dec_result dr = dec_packet(sp->linktype, sp->data, sp->caplen, sp->wire_len, &d);
+    t->dec[dr]++;
+    if (dr != DEC_TCP)
+        return;
+    d.ts_us = sp->ts_us;
+    struct flow_hit hit = flow_table_packet(p->ft, &d);
+    if (hit.after_end)
+        return; /* a straggler after FIN/RST: counted by the flow table only */
+    if (p->cls && cls_packet(p->cls, hit.f, hit.dir, &d) == CLS_OTHER &&
+        reasm_detach(p->ra, hit.f, d.ts_us))
+        t->detached_flows++;
+    reasm_segment(p->ra, hit.f, hit.dir, &d);
+    if (hit.ended)
+        reasm_close(p->ra, hit.f, (enum end_reason)hit.f->end_reason, d.ts_us);
+}
+
+enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char *msg,
+                                  size_t msg_len)
+{
+    msg[0] = '\0';
+    if (p->tot.ended)
+        return PIPELINE_END;
+    for (uint64_t n = 0; n < max_packets; n++) {
+        if (p->tot.storage_failed) {
+            snprintf(msg, msg_len, "%s", db_error(p->cfg.db));
+            return PIPELINE_ERROR;
+        }
+        struct source_packet sp;
+        switch (source_next(p->src, &sp, msg, msg_len)) {
+        case SOURCE_PACKET:
+            packet(p, &sp);
+            break;
+        case SOURCE_TIMEOUT:
+            return PIPELINE_IDLE;
+        case SOURCE_TRUNCATED:
+            return PIPELINE_WARNING;
+        case SOURCE_END:
+            p->tot.ended = true;
+            return PIPELINE_END;
+        case SOURCE_ERROR:
+            return PIPELINE_ERROR;
+        }
+    }
+    return PIPELINE_MORE;
+}
+
+const struct pipeline_totals *pipeline_totals(struct pipeline *p)
+{
+    struct pipeline_totals *t = &p->tot;
+    t->source = *source_stats(p->src);
+    t->flows = *flow_table_stats(p->ft);
+    t->reasm = *reasm_stats(p->ra);
+    if (p->h1)
+        t->http = *h1_stats(p->h1);
+    if (p->verdict)
+        t->verdicts = *verdict_stats(p->verdict);
+    if (p->cls)
+        t->ndpi_packets = cls_ndpi_packets(p->cls);
+    return t;
+}
+
+/* The run's row at its end. */
+static int finish_run(struct pipeline *p, char *err, size_t err_len)
+{
+    const struct pipeline_totals *t = pipeline_totals(p);
+    uint64_t undecodable = t->dec[DEC_TRUNCATED] + t->dec[DEC_BAD_IP] + t->dec[DEC_BAD_TCP] +
+                           t->dec[DEC_TOO_DEEP] + t->dec[DEC_UNSUPPORTED_LINK];
+    struct db_run_stats st = {
+        .finished_us = wall_us(),
+        .packets = t->source.packets,
+        .bytes = t->source.bytes,
+        .kernel_drops = t->source.kernel_drops,
+        .if_drops = t->source.if_drops,
+        .truncated = t->source.truncated,
+        .interrupted = !t->ended || t->storage_failed,
+        .first_packet_us = t->first_packet_us,
+        .last_packet_us = t->last_packet_us,
+        .tcp_flows = t->flows.created,
+        .http_flows = t->http_flows,
+        .exchanges = t->http.exchanges,
+        .evicted_flows = t->flows.evicted,
+        .fragments_skipped = t->dec[DEC_FRAGMENT],
+        .undecodable = undecodable,
+        .orphan_responses = t->http.orphan_responses,
+        .parse_errors = t->http.parse_errors,
+        .pipeline_overflows = t->http.pipeline_overflow + t->http.live_overflow,
+    };
+    if (db_run_end(p->cfg.db, &st) != 0) {
+        snprintf(err, err_len, "%s", db_error(p->cfg.db));
+        return -1;
+    }
+    return 0;
+}
+
+int pipeline_drain(struct pipeline *p, char *err, size_t err_len)
+{
+    if (p->drained)
+        return 0;
+    p->drained = true;
+    flow_table_flush(p->ft);
+    return p->cfg.db ? finish_run(p, err, err_len) : 0;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+    if (!p)
+        return;
+    cls_free(p->cls);
+    reasm_free(p->ra);
+    flow_table_free(p->ft);
+    h1_free(p->h1);
+    verdict_free(p->verdict);
+    free(p);
+}

@@ -1,0 +1,110 @@
+/* pipeline.h: the analysis of one run, whatever its packets come from:
+ *   source -> decode -> flow table (+ nDPI) -> reassembly -> HTTP/1 dissector
+ *          -> verdict engine -> storage
+ * It creates the layers right to left, hands each its sink, and joins them: every
+ * judged exchange and every finished flow goes to the database (when it has one) and
+ * to an optional observer. It knows nothing of the command line: everything comes in
+ * a plain config struct, with defaults resolved by pipeline_config_defaults().
+ *
+ * Owns: the layers of the run (flow table, reassembly, classifier, dissector, verdict
+ *   engine), the per-run decode counters and packet time range, and the run's row in
+ *   the database, begun by pipeline_new() and finished by pipeline_drain().
+ * Does not own: the source and the database handle (borrowed: the caller opens them
+ *   before and frees them after), or anything the observer keeps.
+ * Called by: the command layer (analyze, flows) and the pcap fuzz target.
+ *   Calls: every layer, the storage writer, the observer.
+ * Single-threaded: one pipeline belongs to one thread.
+ */
+#ifndef ES_PIPELINE_H
+#define ES_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "decode.h"
+#include "flow.h"
+#include "h1.h"
+#include "reasm.h"
+#include "source.h"
+#include "verdict.h"
+
+/* Borrowed for one call each; may be NULL. */
+struct pipeline_observer {
+    /* an exchange was judged (verdict, flags, retry_of set) and queued for storage */
+    void (*exchange)(void *ctx, const struct flow *f, const struct exchange *x);
+    /* a flow left the analysis, after all its exchanges */
+    void (*flow)(void *ctx, const struct flow_result *r);
+    void *ctx;
+};
+
+struct pipeline_config {
+    struct flow_config flow;       /* table size, idle timeout, linger */
+    uint64_t ooo_cap_bytes;        /* out-of-order bytes held over all flows */
+    struct verdict_config verdict; /* the thresholds verdicts depend on */
+    bool dissect;                  /* false: flows and their counters only, no HTTP */
+    bool classify;                 /* false: no nDPI; every flow's l7 is "Unknown" */
+    struct db *db;                 /* where the run goes; NULL: nowhere. Borrowed. */
+    const struct pipeline_observer *observer; /* may be NULL; borrowed */
+};
+
+/* Every setting at its documented default (limits.h, verdict.h), dissecting and
+ * classifying, no database, no observer: the one place where defaults are resolved. */
+void pipeline_config_defaults(struct pipeline_config *cfg);
+
+/* The settings the results depend on, as JSON text for runs.options. */
+void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t len);
+
+struct pipeline_totals {
+    struct source_stats source;
+    uint64_t dec[DEC_RESULT_COUNT]; /* packets by decode result */
+    struct flow_stats flows;
+    struct reasm_stats reasm;
+    struct h1_stats http;           /* zero when not dissecting */
+    struct verdict_stats verdicts;
+    uint64_t ndpi_packets;
+    uint64_t detached_flows;        /* classified as not HTTP: payload not looked at */
+    uint64_t http_flows;            /* finished flows with at least one exchange */
+    uint64_t flow_verdicts[V_COUNT];/* finished flows by their verdict */
+    uint64_t first_packet_us, last_packet_us;
+    bool ended;                     /* the source reported its end */
+    bool storage_failed;            /* a database write failed: the run stopped */
+};
+
+enum pipeline_state {
+    PIPELINE_MORE,    /* the packet budget is used up; call again */
+    PIPELINE_IDLE,    /* a live source had no packet within its timeout; call again */
+    PIPELINE_WARNING, /* msg holds a warning (an input ended in a truncated record) */
+    PIPELINE_END,     /* the source has no more packets */
+    PIPELINE_ERROR,   /* msg holds why the run cannot go on (a read or a write error) */
+};
+
+struct pipeline;
+
+/* Build the layers for cfg and src (both borrowed for the pipeline's life); when
+ * cfg->db is set, begin the run's row (mode, the source's name, the options). NULL
+ * with a one-line reason in err. */
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *src,
+                              char *err, size_t err_len);
+
+/* Read and analyse up to max_packets packets (or until an event). After
+ * PIPELINE_END or PIPELINE_ERROR, only pipeline_drain() is useful. */
+enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char *msg,
+                                  size_t msg_len);
+
+/* End the run: every flow still in the table leaves it (open ones as capture_end),
+ * its exchanges are judged and stored, and the run's row is finished, marked
+ * interrupted when the source had not ended or a write failed. Call once; stopping
+ * early (a signal) is calling it before PIPELINE_END. 0, or -1 with one line in err
+ * (a database error, naming the database). */
+int pipeline_drain(struct pipeline *p, char *err, size_t err_len);
+
+/* The run's counters so far (all of them after pipeline_drain()). Valid until the
+ * next call on p. */
+const struct pipeline_totals *pipeline_totals(struct pipeline *p);
+
+/* Free the layers without storing anything more; NULL is a no-op. */
+void pipeline_free(struct pipeline *p);
+
+#endif
