@@ -102,6 +102,10 @@ static struct chunk *take_chunk(struct wq *q)
 
 void *wq_reserve(struct wq *q, size_t n)
 {
+    /* compared before padding: n comes from the caller, and pad8(SIZE_MAX) wraps */
+    if (q->chunk_bytes < sizeof(struct rec_head) ||
+        n > q->chunk_bytes - sizeof(struct rec_head))
+        return NULL;
     size_t need = sizeof(struct rec_head) + pad8(n);
     if (need > q->chunk_bytes)
         return NULL;

@@ -55,7 +55,7 @@ static uint64_t wall_us(void)
 
 /* A write failed: the writer has stopped, so the run stops too (db_run_end() and
  * db_error() say why); what is still in flight is dropped, not half-written. */
-static void storage_failed(struct pipeline *p)
+static void write_failed(struct pipeline *p)
 {
     p->tot.storage_failed = true;
 }
@@ -66,7 +66,7 @@ static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
     struct pipeline *p = ctx;
     verdict_judge(p->verdict, f, x);
     if (p->cfg.db && !p->tot.storage_failed && db_exchange(p->cfg.db, f, x) != 0)
-        storage_failed(p);
+        write_failed(p);
     const struct pipeline_observer *o = p->cfg.observer;
     if (o && o->exchange)
         o->exchange(o->ctx, f, x);
@@ -90,7 +90,7 @@ static void on_release(void *ctx, struct flow *f)
         p->tot.flow_verdicts[r.v.verdict]++;
     }
     if (p->cfg.db && !p->tot.storage_failed && db_flow(p->cfg.db, &r) != 0)
-        storage_failed(p);
+        write_failed(p);
     const struct pipeline_observer *o = p->cfg.observer;
     if (o && o->flow)
         o->flow(o->ctx, &r);
