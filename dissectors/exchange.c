@@ -101,11 +101,79 @@ const char *verdict_name(enum verdict v)
     return (unsigned)v < V_COUNT ? verdict_names[v] : "none";
 }
 
+/* At most 36 characters each, so a summary line of verdict, counts and meaning fits
+ * 80 columns. */
+static const char *const verdict_meanings[V_COUNT] = {
+    [V_NONE] = "no HTTP",
+    [V_RETRY_AFTER_417] = "repeats a request that got 417",
+    [V_UNSUPPORTED_EXPECTATION] = "Expect other than 100-continue",
+    [V_EXPECTATION_FAILED] = "417 Expectation Failed",
+    [V_EXPECT_WITHOUT_BODY] = "Expect on a request with no body",
+    [V_HTTP10_EXPECT] = "Expect on an HTTP/1.0 request",
+    [V_EARLY_FINAL] = "answered before the body; no body",
+    [V_BODY_AFTER_FINAL] = "body sent after a final answer",
+    [V_CONTINUE_OK] = "100 Continue, then the body",
+    [V_NO_WAIT] = "body sent without waiting for 100",
+    [V_LATE_100] = "100 came after the body had started",
+    [V_TIMEOUT_FALLBACK] = "client gave up waiting for 100",
+    [V_INCOMPLETE] = "outcome not in the capture",
+    [V_UNSOLICITED_100] = "100 without Expect",
+    [V_PLAIN] = "no Expect, no 100",
+};
+
+const char *verdict_meaning(enum verdict v)
+{
+    return (unsigned)v < V_COUNT ? verdict_meanings[v] : "";
+}
+
+enum verdict verdict_from_name(const char *name)
+{
+    for (int v = 1; v < V_COUNT; v++)
+        if (strcmp(verdict_names[v], name) == 0)
+            return (enum verdict)v;
+    return V_NONE;
+}
+
 static const char *const flag_names[XF_COUNT_BITS] = {
     "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
     "pipelined", "headers_truncated",
 };
+
+static const char *const flag_meanings[XF_COUNT_BITS] = {
+    "a 100 Continue came after the body had started",
+    "more than one interim (1xx) response, e.g. 103 then 100",
+    "a 1xx was sent to an HTTP/1.0 client (RFC 9110 15.2: MUST NOT)",
+    "no final response was seen",
+    "fewer body bytes than declared before the connection ended",
+    "the body paused longer than --stall-ms",
+    "the connection was reset",
+    "the server closed while the client was still sending",
+    "the body went over the wire in a 417'd attempt and again in its retry",
+    "a Via header: an intermediary was on the path",
+    "the capture lost bytes inside this exchange; timings may be wrong",
+    "the parser recovered after lost bytes or garbage",
+    "sent while an earlier request on the connection awaited its response",
+    "a header block or field was longer than expectscope keeps",
+};
+
+const char *flag_name(int bit)
+{
+    return bit >= 0 && bit < XF_COUNT_BITS ? flag_names[bit] : NULL;
+}
+
+const char *flag_meaning(int bit)
+{
+    return bit >= 0 && bit < XF_COUNT_BITS ? flag_meanings[bit] : NULL;
+}
+
+uint32_t flag_from_name(const char *name, size_t len)
+{
+    for (int i = 0; i < XF_COUNT_BITS; i++)
+        if (strlen(flag_names[i]) == len && memcmp(flag_names[i], name, len) == 0)
+            return 1u << i;
+    return 0;
+}
 
 void flags_str(uint32_t flags, char *buf, size_t len)
 {

@@ -134,6 +134,20 @@ void exchange_fini(struct exchange *x);
 /* The DESIGN.md names: "continue_ok", "late_100", ... */
 const char *verdict_name(enum verdict v);
 
+/* What a verdict means, in a few words (docs/verdicts.md says it at length). */
+const char *verdict_meaning(enum verdict v);
+
+/* A verdict by its DESIGN.md name; V_NONE when there is no such verdict. */
+enum verdict verdict_from_name(const char *name);
+
+/* A flag's DESIGN.md name and what it means in one line, by bit number
+ * (0 .. XF_COUNT_BITS - 1); NULL past the last. */
+const char *flag_name(int bit);
+const char *flag_meaning(int bit);
+
+/* A flag's bit by its name, or 0 when there is no such flag. */
+uint32_t flag_from_name(const char *name, size_t len);
+
 /* Flags as a comma-separated list in the DESIGN.md order, "" when none. */
 void flags_str(uint32_t flags, char *buf, size_t len);
 

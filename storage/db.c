@@ -77,6 +77,19 @@ static int fail(struct db *db, const char *what)
     return -1;
 }
 
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static double ts_or_nan(uint64_t us)
+{
+    return us ? (double)us / 1e6 : NAN;
+}
+
 static int exec(struct db *db, const char *sql)
 {
     char why[512];
@@ -130,7 +143,7 @@ void db_close(struct db *db)
 /* Only one expectscope writes a database at a time: a run's ids are its base plus
  * run-local numbers. flock() on the database file itself; on Linux it does not mix
  * with the fcntl() locks SQLite takes. */
-static int take_writer_lock(struct db *db)
+static int take_writer_lock(struct db *db, uint64_t wait_us)
 {
     db->lock_fd = open(db->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (db->lock_fd < 0) {
@@ -142,16 +155,27 @@ static int take_writer_lock(struct db *db)
         snprintf(db->err, sizeof db->err, "%s: not a regular file", db->path);
         return -1;
     }
-    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(db->err, sizeof db->err, "%s: %s", db->path,
-                 errno == EWOULDBLOCK ? "another expectscope is writing this database"
-                                      : strerror(errno));
+    /* polled, not blocking: a cron job waits a bounded time, then says why */
+    uint64_t waited = 0;
+    while (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK && waited < wait_us) {
+            usleep(50000);
+            waited += 50000;
+            continue;
+        }
+        if (errno == EWOULDBLOCK && wait_us)
+            snprintf(db->err, sizeof db->err, "%s: another expectscope is writing this "
+                     "database (waited %.1f s)", db->path, (double)wait_us / 1e6);
+        else
+            snprintf(db->err, sizeof db->err, "%s: %s", db->path,
+                     errno == EWOULDBLOCK ? "another expectscope is writing this database"
+                                          : strerror(errno));
         return -1;
     }
     return 0;
 }
 
-struct db *db_open(const char *path, char *err, size_t err_len)
+struct db *db_open(const char *path, uint64_t wait_lock_us, char *err, size_t err_len)
 {
     struct db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
@@ -160,7 +184,7 @@ struct db *db_open(const char *path, char *err, size_t err_len)
         return NULL;
     }
     db->lock_fd = -1;
-    if (take_writer_lock(db) != 0)
+    if (take_writer_lock(db, wait_lock_us) != 0)
         goto out;
     /* NOMUTEX: the connection belongs to the analyzer thread alone; SQLite's own
      * mutexes cost a lock per call (measured: several percent of a run) */
@@ -172,7 +196,13 @@ struct db *db_open(const char *path, char *err, size_t err_len)
         goto out;
     }
     sqlite3_extended_result_codes(db->conn, 1);
-    sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+    /* a lock of another program (a sqlite3 shell in a transaction) is waited for as
+     * long as --wait-lock says, and at least DB_BUSY_TIMEOUT_MS */
+    uint64_t busy_ms = wait_lock_us / 1000u;
+    sqlite3_busy_timeout(db->conn, busy_ms > DB_BUSY_TIMEOUT_MS ? (int)(busy_ms > INT32_MAX
+                                                                        ? INT32_MAX
+                                                                        : busy_ms)
+                                                                 : DB_BUSY_TIMEOUT_MS);
     /* Decide first, write after: a database we refuse is not touched (not even
      * switched to WAL). The first statement also tells a file that is not a
      * database ("file is not a database"). */
@@ -228,6 +258,77 @@ static int64_t max_id(struct db *db, const char *sql)
 
 static void *writer_main(void *arg);
 
+static void hash_hex(uint64_t h, char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+int db_find_input(struct db *db, const struct db_input *in, struct db_seen *seen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn,
+            "SELECT r.run_id, r.started_at, r.state FROM inputs i"
+            " JOIN v_runs r ON r.run_id = i.run_id"
+            " WHERE i.head_hash = ?1 AND i.head_bytes = ?2"
+            " AND ABS(COALESCE(i.first_packet, 0) - ?3) < 0.0000005"
+            " AND (i.size IS NULL OR ?4 = 0 OR i.compression IS NOT ?5 OR i.size = ?4)"
+            " ORDER BY r.run_id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return fail(db, "looking for earlier runs");
+    char hex[17];
+    hash_hex(in->head_hash, hex);
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, in->head_bytes);
+    sqlite3_bind_double(st, 3, (double)in->first_packet_us / 1e6);
+    sqlite3_bind_int64(st, 4, (int64_t)in->size);
+    sqlite3_bind_text(st, 5, in->compression, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        seen->run_id = sqlite3_column_int64(st, 0);
+        seen->started_us = (uint64_t)(sqlite3_column_double(st, 1) * 1e6);
+        const unsigned char *state = sqlite3_column_text(st, 2);
+        snprintf(seen->state, sizeof seen->state, "%s", state ? (const char *)state : "");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(db, "looking for earlier runs");
+    return rc == SQLITE_ROW;
+}
+
+/* The run's inputs, inside db_run_begin()'s transaction. */
+static int write_inputs(struct db *db, const struct db_run_info *info)
+{
+    if (!info->n_inputs)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn,
+            "INSERT INTO inputs (run_id, seq, path, compression, linktype, size,"
+            " first_packet, head_hash, head_bytes) VALUES (?,?,?,?,?,?,?,?,?)",
+            -1, &st, NULL) != SQLITE_OK)
+        return fail(db, "writing the inputs");
+    int rc = SQLITE_DONE;
+    for (int i = 0; i < info->n_inputs && rc == SQLITE_DONE; i++) {
+        const struct db_input *in = &info->inputs[i];
+        char hex[17];
+        hash_hex(in->head_hash, hex);
+        sqlite3_bind_int64(st, 1, db->run_id);
+        sqlite3_bind_int(st, 2, i);
+        sqlite3_bind_text(st, 3, in->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, in->compression, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 5, in->linktype);
+        if (in->size)
+            sqlite3_bind_int64(st, 6, (int64_t)in->size);
+        else
+            sqlite3_bind_null(st, 6);
+        bind_real(st, 7, ts_or_nan(in->first_packet_us));
+        sqlite3_bind_text(st, 8, hex, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 9, in->head_bytes);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(db, "writing the inputs");
+}
+
 int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_t err_len)
 {
     int rc = -1;
@@ -256,6 +357,8 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
         goto out;
     }
     db->run_id = sqlite3_last_insert_rowid(db->conn);
+    if (write_inputs(db, info) != 0)
+        goto out;
     if (exec(db, "COMMIT;") != 0)
         goto out;
     db->in_tx = false;
@@ -357,19 +460,6 @@ static void bind_slice(sqlite3_stmt *st, int i, const struct slices *s, int k)
         sqlite3_bind_text(st, i, s->len[k] ? s->p[k] : "", (int)s->len[k], SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
-}
-
-static void bind_real(sqlite3_stmt *st, int i, double v)
-{
-    if (isnan(v))
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_double(st, i, v);
-}
-
-static double ts_or_nan(uint64_t us)
-{
-    return us ? (double)us / 1e6 : NAN;
 }
 
 static double ms_or_nan(double ms)
@@ -658,6 +748,29 @@ static int write_exchange(struct db *db, const struct exchange_rec *r)
     return 0;
 }
 
+/* How many records each input gave, once the run is over. s->input_packets belongs
+ * to the caller of db_run_end(), which waits for this thread before returning. */
+static int write_input_packets(struct db *db, const struct db_run_stats *s)
+{
+    if (!s->input_packets || !s->n_inputs)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn,
+            "UPDATE inputs SET packets = ? WHERE run_id = ? AND seq = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(db, "finishing the inputs");
+    int rc = SQLITE_DONE;
+    for (int i = 0; i < s->n_inputs && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(st, 1, (int64_t)s->input_packets[i]);
+        sqlite3_bind_int64(st, 2, db->run_id);
+        sqlite3_bind_int(st, 3, i);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(db, "finishing the inputs");
+}
+
 static int write_end(struct db *db, const struct db_run_stats *s)
 {
     sqlite3_stmt *st = NULL;
@@ -694,6 +807,8 @@ static int write_end(struct db *db, const struct db_run_stats *s)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(db, "finishing the run");
+    if (write_input_packets(db, s) != 0)
+        return -1;
     return commit(db);
 }
 

@@ -39,11 +39,31 @@
 struct db;
 
 /* What the run row says at the start. Strings are borrowed for the call. */
+/* One input of a run: what the inputs table keeps to tell a capture seen before. */
+struct db_input {
+    const char *path;         /* as given ("-" for standard input) */
+    const char *compression;  /* "none", "gzip", ... */
+    int linktype;
+    uint64_t size;            /* bytes as stored; 0 when unknown (a pipe) */
+    uint64_t first_packet_us; /* 0 when it holds no packet */
+    uint64_t head_hash;       /* hash of the capture's first head_bytes bytes */
+    uint32_t head_bytes;
+};
+
 struct db_run_info {
     const char *mode;       /* "file" or "live" */
     const char *source;     /* the inputs, space-separated, or the interface */
     const char *options;    /* JSON text */
     uint64_t started_us;    /* wall clock */
+    const struct db_input *inputs; /* written to the inputs table; may be NULL */
+    int n_inputs;
+};
+
+/* A run that already holds a capture. */
+struct db_seen {
+    int64_t run_id;
+    uint64_t started_us;
+    char state[16];         /* 'complete', 'truncated', 'interrupted', 'unfinished' */
 };
 
 /* What the run row says at the end. */
@@ -55,14 +75,25 @@ struct db_run_stats {
     uint64_t tcp_flows, http_flows, exchanges, evicted_flows;
     uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
     uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
+    const uint64_t *input_packets; /* records read from each input of db_run_info, in
+                                      its order; may be NULL */
+    int n_inputs;
 };
 
 /* Open (creating if needed) the database at path, take the writer's lock, bring the
- * schema to the current revision. NULL with a one-line reason in err (which names
- * the path) when it cannot be used. */
-struct db *db_open(const char *path, char *err, size_t err_len);
+ * schema to the current revision. When another expectscope holds the writer's lock,
+ * wait up to wait_lock_us for it (0: fail at once). NULL with a one-line reason in err
+ * (which names the path) when it cannot be used. */
+struct db *db_open(const char *path, uint64_t wait_lock_us, char *err, size_t err_len);
 
-/* Start a run: write its row, fix the id bases. 0, or -1 with a reason. */
+/* Does a run of this database already hold this capture: the same hash over the same
+ * number of first bytes, the same first packet time, and the same size when both are
+ * known and stored alike? 1 (the newest such run in *seen), 0 no, -1 on an SQL error
+ * (db_error()). Call before db_run_begin(). */
+int db_find_input(struct db *db, const struct db_input *in, struct db_seen *seen);
+
+/* Start a run: write its row and its inputs, fix the id bases. 0, or -1 with a
+ * reason. */
 int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_t err_len);
 
 /* Queue one row each; the writer thread commits it with its batch. 0, or -1 when the

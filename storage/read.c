@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "schema.h"
 #include "sqlh.h"
@@ -22,30 +25,49 @@ struct dbr_rows {
     sqlite3_stmt *st;
 };
 
-static const char *const report_sql[DBR_QUERY_COUNT] = {
-    [DBR_RUNS] =
-        "SELECT id AS run, datetime(started_at, 'unixepoch') || ' UTC' AS started, mode,"
-        " source, packets, tcp_flows AS flows, http_flows, exchange_count AS exchanges,"
-        " truncated, interrupted FROM runs ORDER BY id",
-    [DBR_RUN_VERDICTS] =
+/* Each summary over all runs ([0]) and over one run, ?1 ([1]). ?2 is 1 while a writer
+ * holds the database: its newest unfinished run is running, not left unfinished. */
+static const char *const report_sql[DBR_QUERY_COUNT][2] = {
+    [DBR_RUNS] = {
+        "SELECT run_id AS run, datetime(first_packet, 'unixepoch') AS first_packet_utc,"
+        " datetime(last_packet, 'unixepoch') AS last_packet_utc,"
+        " CASE WHEN state = 'unfinished' AND ?2 AND run_id = (SELECT MAX(id) FROM runs)"
+        "  THEN 'running' ELSE state END AS state,"
+        " packets, tcp_flows AS flows, exchange_count AS exchanges, source"
+        " FROM v_runs WHERE ?1 = 0 OR run_id = ?1 ORDER BY run_id",
+        NULL },
+    [DBR_RUN_VERDICTS] = {
         "SELECT run_id AS run, verdict, exchanges FROM v_verdict_counts"
-        " ORDER BY run_id, exchanges DESC, verdict",
-    [DBR_VERDICTS] =
+        " WHERE ?1 = 0 OR run_id = ?1 ORDER BY run_id, exchanges DESC, verdict",
+        NULL },
+    [DBR_VERDICTS] = {
         "SELECT verdict, SUM(exchanges) AS exchanges,"
-        " (SELECT COUNT(*) FROM flows f WHERE f.verdict = v.verdict) AS flows"
-        " FROM v_verdict_counts v GROUP BY verdict ORDER BY exchanges DESC, verdict",
-    [DBR_SERVERS] =
+        " (SELECT COUNT(*) FROM flows f WHERE f.verdict = v.verdict"
+        "  AND (?1 = 0 OR f.run_id = ?1)) AS flows"
+        " FROM v_verdict_counts v WHERE ?1 = 0 OR run_id = ?1"
+        " GROUP BY verdict ORDER BY exchanges DESC, verdict",
+        NULL },
+    [DBR_SERVERS] = {
         "SELECT server_ip, server_port, host, exchanges, with_expect, status_417,"
         " timeout_fallbacks, retries FROM v_server_failures"
         " WHERE status_417 + timeout_fallbacks > 0 LIMIT 10",
-    [DBR_USER_AGENTS] =
+        "SELECT server_ip, server_port, host, exchanges, with_expect, status_417,"
+        " timeout_fallbacks, retries FROM v_server_failures_by_run"
+        " WHERE run_id = ?1 AND status_417 + timeout_fallbacks > 0 LIMIT 10" },
+    [DBR_USER_AGENTS] = {
         "SELECT user_agent, exchanges, with_expect, status_417, timeout_fallbacks,"
         " avg_fallback_wait_ms FROM v_user_agent_failures"
         " WHERE status_417 + timeout_fallbacks > 0 LIMIT 10",
-    [DBR_SERVER_TIMING] =
+        "SELECT user_agent, exchanges, with_expect, status_417, timeout_fallbacks,"
+        " avg_fallback_wait_ms FROM v_user_agent_failures_by_run"
+        " WHERE run_id = ?1 AND status_417 + timeout_fallbacks > 0 LIMIT 10" },
+    [DBR_SERVER_TIMING] = {
         "SELECT server_ip, server_port, n_100, continue_ms_p50, continue_ms_p95, n_wait,"
         " wait_ms_p50, wait_ms_p95 FROM v_server_timing ORDER BY n_100 + n_wait DESC"
         " LIMIT 10",
+        "SELECT server_ip, server_port, n_100, continue_ms_p50, continue_ms_p95, n_wait,"
+        " wait_ms_p50, wait_ms_p95 FROM v_server_timing_by_run WHERE run_id = ?1"
+        " ORDER BY n_100 + n_wait DESC LIMIT 10" },
 };
 
 static void set_err(struct dbr *r, const char *what)
@@ -53,9 +75,50 @@ static void set_err(struct dbr *r, const char *what)
     snprintf(r->err, sizeof r->err, "%s: %s", r->path, what);
 }
 
+/* SQLite's reason, and for a damaged file what to do about it. */
 static void sql_err(struct dbr *r)
 {
-    set_err(r, sqlite3_errmsg(r->conn));
+    int code = sqlite3_errcode(r->conn);
+    if (code == SQLITE_CORRUPT)
+        snprintf(r->err, sizeof r->err, "%s: the database is damaged (%s); sqlite3's .recover"
+                 " may save what is left", r->path, sqlite3_errmsg(r->conn));
+    else
+        set_err(r, sqlite3_errmsg(r->conn));
+}
+
+/* "file:" URI of a path, for SQLite's URI parameters: every byte but the unreserved
+ * ones and '/' percent-encoded. NULL on no memory. */
+static char *file_uri(const char *path, const char *query)
+{
+    size_t cap = 5 + 3 * strlen(path) + 1 + strlen(query) + 1, k = 0;
+    char *u = malloc(cap);
+    if (!u)
+        return NULL;
+    k += (size_t)snprintf(u, cap, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
+            u[k++] = (char)*p;
+        else
+            k += (size_t)snprintf(u + k, cap - k, "%%%02X", *p);
+    }
+    snprintf(u + k, cap - k, "?%s", query);
+    return u;
+}
+
+/* A WAL database in a directory we cannot write (a copy on read-only media, another
+ * user's files) cannot get its -shm file; read it as immutable instead: nobody can be
+ * writing it there either. */
+static int reopen_immutable(struct dbr *r)
+{
+    char *uri = file_uri(r->path, "immutable=1");
+    if (!uri)
+        return -1;
+    sqlite3_close_v2(r->conn);
+    r->conn = NULL;
+    int rc = sqlite3_open_v2(uri, &r->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    return rc == SQLITE_OK ? 0 : -1;
 }
 
 const char *dbr_error(const struct dbr *r)
@@ -97,8 +160,16 @@ struct dbr *dbr_open(const char *path, char *err, size_t err_len)
         goto fail;
     }
     sqlite3_busy_timeout(r->conn, 5000);
-    if (schema_check_readable(r->conn, why, sizeof why) != 0) {
-        set_err(r, why);
+    int rc = schema_check_readable(r->conn, why, sizeof why);
+    int code = sqlite3_errcode(r->conn) & 0xff;
+    if (rc != 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) &&
+        reopen_immutable(r) == 0)
+        rc = schema_check_readable(r->conn, why, sizeof why);
+    if (rc != 0) {
+        if (sqlite3_errcode(r->conn) == SQLITE_CORRUPT)
+            sql_err(r);
+        else
+            set_err(r, why);
         goto fail;
     }
     return r;
@@ -140,13 +211,41 @@ static struct dbr_rows *rows_new(struct dbr *r, const char *sql)
     return rows;
 }
 
-struct dbr_rows *dbr_query(struct dbr *r, enum dbr_query q)
+struct dbr_rows *dbr_query(struct dbr *r, enum dbr_query q, int64_t run_id)
 {
     if ((unsigned)q >= DBR_QUERY_COUNT) {
         set_err(r, "no such query");
         return NULL;
     }
-    return rows_new(r, report_sql[q]);
+    const char *sql = run_id && report_sql[q][1] ? report_sql[q][1] : report_sql[q][0];
+    struct dbr_rows *rows = rows_new(r, sql);
+    if (rows) {
+        sqlite3_bind_int64(rows->st, 1, run_id);
+        if (sqlite3_bind_parameter_count(rows->st) >= 2)
+            sqlite3_bind_int(rows->st, 2, dbr_writer_active(r));
+    }
+    return rows;
+}
+
+int64_t dbr_latest_run(struct dbr *r)
+{
+    long long v;
+    if (sqlh_int(r->conn, "SELECT COALESCE(MAX(id), 0) FROM runs", 0, &v) != 0) {
+        sql_err(r);
+        return -1;
+    }
+    return v;
+}
+
+bool dbr_writer_active(struct dbr *r)
+{
+    /* the writer holds an exclusive flock() on the file for its whole run (db.c) */
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
 }
 
 enum { MAX_FILTER_VERDICTS = 32 };
@@ -161,8 +260,9 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f)
     char sql[2048];
     size_t n = (size_t)snprintf(sql, sizeof sql,
         "SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan,"
-        " f.l7_protocol FROM exchanges e LEFT JOIN flows f ON f.id = e.flow_id"
-        " WHERE 1");
+        " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict,"
+        " f.missing_bytes AS flow_missing_bytes"
+        " FROM exchanges e LEFT JOIN flows f ON f.id = e.flow_id WHERE 1");
     if (f->n_verdicts) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.verdict IN (");
         for (int i = 0; i < f->n_verdicts; i++)
@@ -184,6 +284,10 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f)
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.ts < ?");
     if (f->run_id)
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.run_id = ?");
+    if (f->id)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.id = ?");
+    if (f->retry_of)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.retry_of = ?");
     snprintf(sql + n, sizeof sql - n, " ORDER BY e.ts, e.id");
 
     struct dbr_rows *rows = rows_new(r, sql);
@@ -205,6 +309,10 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f)
         sqlite3_bind_double(st, k++, f->until);
     if (f->run_id)
         sqlite3_bind_int64(st, k++, f->run_id);
+    if (f->id)
+        sqlite3_bind_int64(st, k++, f->id);
+    if (f->retry_of)
+        sqlite3_bind_int64(st, k++, f->retry_of);
     return rows;
 }
 

@@ -39,7 +39,7 @@ int dbr_totals(struct dbr *r, struct dbr_totals *out);
 
 /* The summaries `report` prints, one row set each. */
 enum dbr_query {
-    DBR_RUNS,          /* every run: when, mode, source, packets, flows, exchanges */
+    DBR_RUNS,          /* runs: capture time range, state, packets, flows, exchanges */
     DBR_RUN_VERDICTS,  /* exchanges per verdict per run */
     DBR_VERDICTS,      /* exchanges and flows per verdict over all runs */
     DBR_SERVERS,       /* servers with the most 417s and timeout fallbacks */
@@ -48,7 +48,14 @@ enum dbr_query {
     DBR_QUERY_COUNT
 };
 
-struct dbr_rows *dbr_query(struct dbr *r, enum dbr_query q);
+/* One summary, over every run (run_id 0) or over one. */
+struct dbr_rows *dbr_query(struct dbr *r, enum dbr_query q, int64_t run_id);
+
+/* The newest run's id, 0 when there is none, -1 on error. */
+int64_t dbr_latest_run(struct dbr *r);
+
+/* True while an expectscope writes the database (its run is in progress). */
+bool dbr_writer_active(struct dbr *r);
 
 /* Which exchanges an export wants. Zero fields do not filter. */
 struct dbr_filter {
@@ -60,12 +67,15 @@ struct dbr_filter {
     const char *host;            /* the request's Host, exactly */
     double since, until;         /* request time (epoch seconds): since <= ts < until */
     int64_t run_id;
+    int64_t id;                  /* this exchange only */
+    int64_t retry_of;            /* the retries of this exchange */
 };
 
 /* Exchanges matching f with their flow's endpoints (a left join: the exchanges of a
  * live run whose flow is still open come too), in time order, then by id. Columns:
  * every exchanges column, then client_ip, client_port, server_ip, server_port, vlan,
- * l7_protocol. NULL on error, or when f asks for more verdicts than exist. */
+ * l7_protocol, flow_end_reason, flow_verdict, flow_missing_bytes. NULL on error, or
+ * when f asks for more verdicts than exist. */
 struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f);
 
 /* The stored header blocks of one exchange: direction ('request', 'interim',

@@ -153,7 +153,85 @@ static const char rev3[] =
     "ALTER TABLE exchanges ADD COLUMN interim_count INTEGER;" /* all 1xx, past the 8 kept */
     "ALTER TABLE runs ADD COLUMN pipeline_overflows INTEGER;";
 
-static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3 };
+/* Revision 4: the inputs of each run, so that a capture analysed twice is noticed
+ * (analyze --again), a run's state in words, and the views of revision 2 once more
+ * per run (run_id first), so that a question can be asked of one run. */
+static const char rev4[] =
+    "CREATE TABLE inputs ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  seq INTEGER NOT NULL,"          /* 0-based, in the order given */
+    "  path TEXT NOT NULL,"            /* as given; '-' for standard input */
+    "  compression TEXT,"              /* 'none', 'gzip', 'xz', 'zstd' */
+    "  linktype INTEGER,"
+    "  size INTEGER,"                  /* bytes as stored; NULL for a pipe */
+    "  first_packet REAL,"
+    "  head_hash TEXT,"                /* 16 hex digits: FNV-1a 64 of the first head_bytes */
+    "  head_bytes INTEGER,"            /* of the capture, decompressed */
+    "  packets INTEGER);"              /* records read; NULL until the run ends */
+    "CREATE INDEX inputs_head ON inputs(head_hash);"
+
+    "CREATE VIEW v_runs AS"
+    " SELECT id AS run_id, mode, source, started_at, finished_at, first_packet, last_packet,"
+    "  packets, tcp_flows, http_flows, exchange_count,"
+    "  CASE WHEN finished_at IS NULL THEN 'unfinished'"
+    "   WHEN interrupted THEN 'interrupted' WHEN truncated THEN 'truncated'"
+    "   ELSE 'complete' END AS state"
+    " FROM runs;"
+    "CREATE VIEW v_latest_run AS SELECT MAX(id) AS run_id FROM runs;"
+
+    "CREATE VIEW v_server_failures_by_run AS"
+    " SELECT run_id, server_ip, server_port, host, COUNT(*) AS exchanges,"
+    "  SUM(expect IS NOT NULL) AS with_expect,"
+    "  SUM(status = 417) AS status_417,"
+    "  SUM(verdict = 'timeout_fallback') AS timeout_fallbacks,"
+    "  SUM(verdict = 'late_100') AS late_100,"
+    "  SUM(verdict = 'retry_after_417') AS retries"
+    " FROM v_exchanges GROUP BY run_id, server_ip, server_port, host"
+    " ORDER BY run_id, status_417 + timeout_fallbacks DESC, exchanges DESC;"
+
+    "CREATE VIEW v_user_agent_failures_by_run AS"
+    " SELECT run_id, user_agent, COUNT(*) AS exchanges,"
+    "  SUM(expect IS NOT NULL) AS with_expect,"
+    "  SUM(status = 417) AS status_417,"
+    "  SUM(verdict = 'timeout_fallback') AS timeout_fallbacks,"
+    "  ROUND(AVG(CASE WHEN verdict = 'timeout_fallback' THEN wait_ms END), 1)"
+    "   AS avg_fallback_wait_ms,"
+    "  SUM(verdict = 'retry_after_417') AS retries"
+    " FROM exchanges GROUP BY run_id, user_agent"
+    " ORDER BY run_id, status_417 + timeout_fallbacks DESC, exchanges DESC;"
+
+    "CREATE VIEW v_server_timing_by_run AS"
+    " WITH c AS (SELECT run_id, server_ip, server_port, continue_ms AS v,"
+    "   ROW_NUMBER() OVER (PARTITION BY run_id, server_ip, server_port"
+    "    ORDER BY continue_ms) AS rn,"
+    "   COUNT(*) OVER (PARTITION BY run_id, server_ip, server_port) AS n"
+    "   FROM v_exchanges WHERE continue_ms IS NOT NULL),"
+    " w AS (SELECT run_id, server_ip, server_port, wait_ms AS v,"
+    "   ROW_NUMBER() OVER (PARTITION BY run_id, server_ip, server_port"
+    "    ORDER BY wait_ms) AS rn,"
+    "   COUNT(*) OVER (PARTITION BY run_id, server_ip, server_port) AS n"
+    "   FROM v_exchanges WHERE wait_ms IS NOT NULL AND expect IS NOT NULL),"
+    " cs AS (SELECT run_id, server_ip, server_port, MAX(n) AS n_100,"
+    "   MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS continue_ms_p50,"
+    "   MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END) AS continue_ms_p95"
+    "   FROM c GROUP BY run_id, server_ip, server_port),"
+    " ws AS (SELECT run_id, server_ip, server_port, MAX(n) AS n_wait,"
+    "   MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS wait_ms_p50,"
+    "   MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END) AS wait_ms_p95"
+    "   FROM w GROUP BY run_id, server_ip, server_port),"
+    " s AS (SELECT run_id, server_ip, server_port FROM cs"
+    "   UNION SELECT run_id, server_ip, server_port FROM ws)"
+    " SELECT s.run_id, s.server_ip, s.server_port, COALESCE(cs.n_100, 0) AS n_100,"
+    "  cs.continue_ms_p50, cs.continue_ms_p95, COALESCE(ws.n_wait, 0) AS n_wait,"
+    "  ws.wait_ms_p50, ws.wait_ms_p95"
+    " FROM s LEFT JOIN cs USING (run_id, server_ip, server_port)"
+    " LEFT JOIN ws USING (run_id, server_ip, server_port);"
+
+    "CREATE VIEW v_proxy_vs_direct_by_run AS"
+    " SELECT run_id, CASE WHEN via_proxy THEN 'via_proxy' ELSE 'direct' END AS path,"
+    "  verdict, COUNT(*) AS exchanges FROM v_exchanges GROUP BY run_id, path, verdict;";
+
+static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)

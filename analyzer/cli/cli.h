@@ -19,49 +19,71 @@ enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 struct options;
 
-/* One row of the command table. */
+/* One row of the command table (options.c). */
 struct command {
     const char *name;
-    /* Fill o from the command's arguments (argv[0] is the command's name). 0, or -1
-     * with a one-line reason in err (a usage error). */
-    int (*parse)(int argc, char **argv, struct options *o, char *err, size_t err_len);
-    /* Run the command; returns the process's exit status. */
+    const char *summary;  /* one line for the command list */
+    const char *usage;    /* the usage lines after "expectscope NAME " */
+    const char *about;    /* a paragraph for NAME --help */
+    const char *const *takes; /* the long names of the options it takes */
+    int min_args, max_args;   /* positional arguments (-1: any number) */
     int (*run)(const struct options *o);
 };
 
+enum { MAX_VERDICT_FILTERS = 16 };
+
 /* What the command line asked for. Every field holds its resolved value: defaults are
- * set once, by cli_parse(), before any option is read. */
+ * set once, by cli_parse(), before any option is read. Free with cli_options_free(). */
 struct options {
-    const struct command *cmd;
-    bool help, version;         /* --help, --version (cmd is NULL) */
-    struct pipeline_config pipe;/* thresholds and caps; db and observer are left unset */
-    const char *const *inputs;  /* capture files, borrowed from argv */
+    const struct command *cmd;   /* NULL with --help or --version alone */
+    bool help, version;          /* print the help (of cmd when set), the version */
+    struct pipeline_config pipe; /* thresholds and caps; db and observer are left unset */
+    const char **inputs;         /* captures: positional, or -r; strings borrowed */
     int n_inputs;
-    const char *db_path;        /* the database; NULL with --no-db */
-    bool quiet;                 /* no summary, no progress bar */
-    bool list;                  /* analyze --list: one line per exchange */
-    bool json;                  /* report --json */
+    char *filter;                /* BPF expression (-f, or the words after -r), or NULL */
+    const char *db_path;         /* the database; NULL with --no-db */
+    bool again;                  /* analyze: even captures the database holds */
+    bool quiet;                  /* no summary, no progress bar */
+    bool verbose;                /* the writer's timings too */
+    bool list;                   /* analyze --list */
+    const char *verdicts[MAX_VERDICT_FILTERS]; /* --verdict, validated names */
+    int n_verdicts;
+    bool problems;               /* --problems */
+    uint64_t wait_lock_us;       /* --wait-lock; 0: fail at once */
+    bool json;                   /* report --json */
+    int64_t run_id;              /* report --run N; 0: every run */
+    bool latest;                 /* report --latest */
+    int64_t exchange_id;         /* show ID */
 };
 
 /* Parse argv into o. 0, or -1 with a one-line reason in err (a usage error). */
 int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_len);
 
-/* The help text, with the defaults of the resolved options. */
-void cli_help(FILE *out);
+void cli_options_free(struct options *o);
 
-/* The commands (analyze.c, flows.c, report.c). */
+/* The help text: of one command, or (cmd NULL) the list of commands. Lines fit 80
+ * columns; defaults are the resolved ones. */
+void cli_help(FILE *out, const struct command *cmd);
+
+/* Words of text wrapped to 80 columns, then a newline: the first line goes on from
+ * column `at` (where the cursor is), the others start at column `col`. */
+void cli_wrap(FILE *out, const char *text, int at, int col);
+
+/* The commands (analyze.c, flows.c, report.c, show.c). */
 int cmd_analyze(const struct options *o);
 int cmd_flows(const struct options *o);
 int cmd_report(const struct options *o);
+int cmd_show(const struct options *o);
 
 /* Shared by analyze and flows (drive.c): open the inputs as a file source, or say why
  * in one line and return NULL. */
 struct source *cli_open_inputs(const struct options *o);
 
-/* Run a pipeline to the end of its source, or until SIGINT or SIGTERM: a progress bar
+/* Run a pipeline to the end of its source, or until SIGINT, SIGTERM or SIGHUP: a progress bar
  * on stderr for large inputs on a terminal (unless quiet), warnings on stderr, then
  * pipeline_drain(). Returns EXIT_OK, or EXIT_INPUT after one line on stderr (a read or
  * write error). *signo is the signal that stopped the run early, 0 when none did. */
 int cli_drive(struct pipeline *p, struct source *src, bool quiet, int *signo);
+
 
 #endif

@@ -22,7 +22,12 @@ static void on_signal(int sig)
 struct source *cli_open_inputs(const struct options *o)
 {
     char err[600];
-    struct source *src = source_file_open(o->inputs, o->n_inputs, err, sizeof err);
+    if (o->filter) { /* wired in with the input layer */
+        fprintf(stderr, "expectscope: filters are not supported yet\n");
+        return NULL;
+    }
+    struct source *src = source_file_open((const char *const *)o->inputs, o->n_inputs, err,
+                                          sizeof err);
     if (!src)
         fprintf(stderr, "expectscope: %s\n", err);
     return src;
@@ -54,8 +59,11 @@ int cli_drive(struct pipeline *p, struct source *src, bool quiet, int *signo)
     stop_signal = 0;
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
+    /* SIGHUP too: a terminal closing under a long run, or a service manager, must not
+     * lose what was seen */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     bool bar = !quiet && isatty(STDERR_FILENO);
     int rc = EXIT_OK, stopped_by = 0;
@@ -88,6 +96,7 @@ int cli_drive(struct pipeline *p, struct source *src, bool quiet, int *signo)
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     *signo = stopped_by;
     return rc;
 }

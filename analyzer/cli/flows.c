@@ -92,6 +92,7 @@ int cmd_flows(const struct options *o)
         return EXIT_INPUT;
     struct pipeline_observer obs = { NULL, on_flow, &ls };
     struct pipeline_config cfg = o->pipe;
+    cfg.dissect = false; /* flows and their counters only */
     cfg.observer = &obs;
     char err[600];
     int rc = EXIT_INPUT, signo = 0;

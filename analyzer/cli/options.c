@@ -1,86 +1,241 @@
-/* options.c: the command table and each command's options. See cli.h.
+/* options.c: the command table, every option, and the help built from them. See cli.h.
  *
- * Each command has one parse function that names the options it takes; an option
- * another command takes is refused with a line saying which command it goes with,
- * never ignored. Defaults are set once, from pipeline_config_defaults(), before any
- * option is read, and the help text prints those same values.
+ * One table of options (name, argument, help) serves parsing and --help alike, and each
+ * command names the options it takes: an option of another command is refused with a
+ * line saying which commands take it, never ignored. Defaults are set once, from
+ * pipeline_config_defaults(), before any option is read, and the help prints those
+ * same values.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "limits.h"
 
-static int parse_analyze(int argc, char **argv, struct options *o, char *err, size_t len);
-static int parse_flows(int argc, char **argv, struct options *o, char *err, size_t len);
-static int parse_report(int argc, char **argv, struct options *o, char *err, size_t len);
-
-static const struct command commands[] = {
-    { "analyze", parse_analyze, cmd_analyze },
-    { "flows", parse_flows, cmd_flows },
-    { "report", parse_report, cmd_report },
+enum opt_code {
+    O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
+    O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
+    O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
+    O_LATEST,
 };
 
-void cli_help(FILE *out)
+struct optdef {
+    const char *name;  /* long name */
+    int code;          /* enum opt_code; a letter is also the short form */
+    const char *arg;   /* the value's name in the help, NULL for a switch */
+    const char *help;
+};
+
+/* In the order --help lists them. */
+static const struct optdef optdefs[] = {
+    { "read", O_READ, "FILE",
+      "read this capture ('-': standard input); repeatable; the words after the "
+      "options are then a BPF filter, as with tcpdump -r" },
+    { "filter", O_FILTER, "EXPR", "only packets that match this BPF filter (pcap-filter(7))" },
+    { "db", O_DB, "FILE", "the SQLite database; analyze appends a run to it" },
+    { "no-db", O_NO_DB, NULL, "write no database" },
+    { "again", O_AGAIN, NULL,
+      "analyse captures the database already holds (without it, they are refused)" },
+    { "list", O_LIST, NULL,
+      "list the run's exchanges in time order: a table on a terminal, TSV otherwise" },
+    { "verdict", O_VERDICT, "V", "with --list: only verdict V (repeatable)" },
+    { "problems", O_PROBLEMS, NULL,
+      "with --list: only exchanges whose verdict is not plain or continue_ok" },
+    { "quiet", O_QUIET, NULL, "no summary and no progress bar" },
+    { "verbose", O_VERBOSE, NULL, "also say how long writing the database took" },
+    { "wait-lock", O_WAIT_LOCK, "SEC",
+      "wait up to SEC for another expectscope writing the database, instead of "
+      "failing at once" },
+    { "no-wait-ms", O_NO_WAIT, "MS",
+      "a body starting within MS of the request headers did not wait for 100: "
+      "verdict no_wait" },
+    { "retry-window", O_RETRY_WINDOW, "SEC",
+      "a repeat of a 417'd request within SEC is its retry: verdict retry_after_417" },
+    { "stall-ms", O_STALL, "MS", "a pause longer than MS inside a request body is flagged "
+      "body_stall" },
+    { "max-flows", O_MAX_FLOWS, "N",
+      "concurrent TCP flows kept; past it the least recently seen is evicted" },
+    { "tcp-timeout", O_TCP_TIMEOUT, "SEC", "a flow idle this long (packet time) ends" },
+    { "ooo-cap-mb", O_OOO_CAP, "MB",
+      "out-of-order bytes held over all flows; past it a hole is given up as a gap" },
+    { "run", O_RUN, "N", "only run N" },
+    { "latest", O_LATEST, NULL, "only the latest run" },
+    { "json", O_JSON, NULL, "JSON instead of tables" },
+    { "help", O_HELP, NULL, "this help" },
+};
+enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
+
+static const char *const analyze_takes[] = {
+    "read", "filter", "db", "no-db", "again", "list", "verdict", "problems", "quiet",
+    "verbose", "wait-lock", "no-wait-ms", "retry-window", "stall-ms", "max-flows",
+    "tcp-timeout", "ooo-cap-mb", "help", NULL };
+static const char *const flows_takes[] = {
+    "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
+static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
+static const char *const show_takes[] = { "db", "help", NULL };
+
+static const struct command commands[] = {
+    { "analyze", "follow every HTTP exchange and its Expect handshake into the database",
+      "[options] CAPTURE...\n"
+      "       expectscope analyze [options] -r FILE [-r FILE]... [FILTER]",
+      "Follow every HTTP exchange of the captures and its 'Expect: 100-continue' "
+      "handshake; store flows, exchanges and verdicts in the database; print a verdict "
+      "summary. CAPTURE is a pcap or pcapng file, plain or compressed (gzip, xz, zstd); "
+      "'-' reads standard input. Several captures are merged by packet time.",
+      analyze_takes, 1, -1, cmd_analyze },
+    { "flows", "one line per TCP flow (compare with tshark -z conv,tcp)",
+      "[options] CAPTURE...\n"
+      "       expectscope flows [options] -r FILE [-r FILE]... [FILTER]",
+      "One tab-separated line per TCP flow, in order of first packet: endpoints, nDPI "
+      "protocol, packets and payload bytes each way, missing bytes, retransmissions, "
+      "out-of-order segments, end reason.",
+      flows_takes, 1, -1, cmd_flows },
+    { "report", "what the database holds, per run and overall",
+      "[--db FILE] [--run N | --latest] [--json]",
+      "What the database holds: the runs with their capture time and state, verdict "
+      "counts, the servers and user agents with the most 417s and timeout fallbacks, "
+      "time to 100 Continue per server. The database is opened read-only.",
+      report_takes, 0, 0, cmd_report },
+    { "show", "one exchange: its timeline, header blocks, flow and flags",
+      "[--db FILE] ID",
+      "One exchange of the database by its id (exchanges.id, the first column of "
+      "analyze --list): a ladder of its timeline, the raw request, interim and response "
+      "header blocks, its flow, its retry link, and its flags explained.",
+      show_takes, 1, 1, cmd_show },
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static bool takes(const struct command *c, const char *name)
 {
-    struct pipeline_config d;
-    pipeline_config_defaults(&d);
-    fprintf(out,
-        "usage: expectscope COMMAND [options] ...\n"
-        "\n"
-        "Passive analyzer for the HTTP 'Expect: 100-continue' handshake.\n"
-        "\n"
-        "commands:\n"
-        "  analyze [options] CAPTURE... follow every HTTP exchange and its Expect handshake,\n"
-        "                               store flows, exchanges and verdicts in the database,\n"
-        "                               print a verdict summary (--list: every exchange)\n"
-        "  report [--db FILE] [--json]  summary of what the database holds, per run and\n"
-        "                               overall\n"
-        "  flows [options] CAPTURE...   one line per TCP flow: endpoints, nDPI protocol,\n"
-        "                               packets and payload bytes each way, missing bytes,\n"
-        "                               retransmissions, out-of-order segments, end reason\n"
-        "  --help                       this text\n"
-        "  --version                    the version\n"
-        "\n"
-        "CAPTURE is a pcap or pcapng file, gzip-compressed or not; several are read in\n"
-        "the order given.\n"
-        "\n"
-        "options:\n"
-        "      --db FILE          analyze, report: the SQLite database (default\n"
-        "                         expectscope.db); runs append\n"
-        "      --no-db            analyze: write no database\n"
-        "      --json             report: JSON instead of tables\n"
-        "  -q, --quiet            analyze, flows: no summary and no progress bar\n"
-        "      --list             analyze: one line per exchange on stdout (TSV)\n"
-        "      --no-wait-ms MS    analyze: a body starting within MS of the request\n"
-        "                         headers did not wait for 100 (verdict no_wait;\n"
-        "                         default %llu)\n"
-        "      --retry-window SEC analyze: a repeat of a 417'd request within SEC is its\n"
-        "                         retry (verdict retry_after_417; default %llu)\n"
-        "      --stall-ms MS      analyze: a pause longer than MS inside a request body is\n"
-        "                         flagged body_stall (default %llu)\n"
-        "      --max-flows N      concurrent TCP flows kept (default %u); past it the least\n"
-        "                         recently seen flow is evicted (end reason 'evicted')\n"
-        "      --tcp-timeout SEC  a flow idle this long (packet time) ends with 'timeout'\n"
-        "                         (default %llu)\n"
-        "      --ooo-cap-mb MB    out-of-order bytes held over all flows (default %llu);\n"
-        "                         past it, and past %u KiB in one flow, a hole is skipped\n"
-        "                         and reported as a gap\n"
-        "\n"
-        "exit status: 0 success, 1 input or database that cannot be read or written,\n"
-        "2 usage error; analyze and flows stopped by SIGINT or SIGTERM finish what they\n"
-        "saw and exit 130 or 143.\n"
-        "See docs/options.md for every option.\n",
-        (unsigned long long)(d.verdict.no_wait_us / 1000u),
-        (unsigned long long)(d.verdict.retry_window_us / 1000000u),
-        (unsigned long long)(d.verdict.stall_us / 1000u), d.flow.max_flows,
-        (unsigned long long)(d.flow.idle_us / 1000000u),
-        (unsigned long long)(d.ooo_cap_bytes >> 20), REASM_MAX_OOO_PER_FLOW >> 10);
+    for (const char *const *t = c->takes; *t; t++)
+        if (strcmp(*t, name) == 0)
+            return true;
+    return false;
 }
 
-/* ---- option values ------------------------------------------------------------- */
+/* Every option at its default: the one place they are set. */
+static void options_defaults(struct options *o)
+{
+    memset(o, 0, sizeof *o);
+    pipeline_config_defaults(&o->pipe);
+    o->db_path = "expectscope.db";
+}
+
+/* ---- help --------------------------------------------------------------------- */
+
+enum { HELP_WIDTH = 80, HELP_COL = 26 };
+
+/* The default an option shows in --help, "" when it has none worth saying. */
+static void default_of(int code, const struct options *d, char *buf, size_t len)
+{
+    const struct pipeline_config *p = &d->pipe;
+    buf[0] = '\0';
+    switch (code) {
+    case O_DB:
+        snprintf(buf, len, "%s", d->db_path);
+        break;
+    case O_NO_WAIT:
+        snprintf(buf, len, "%g", (double)p->verdict.no_wait_us / 1e3);
+        break;
+    case O_RETRY_WINDOW:
+        snprintf(buf, len, "%g", (double)p->verdict.retry_window_us / 1e6);
+        break;
+    case O_STALL:
+        snprintf(buf, len, "%g", (double)p->verdict.stall_us / 1e3);
+        break;
+    case O_MAX_FLOWS:
+        snprintf(buf, len, "%u", p->flow.max_flows);
+        break;
+    case O_TCP_TIMEOUT:
+        snprintf(buf, len, "%g", (double)p->flow.idle_us / 1e6);
+        break;
+    case O_OOO_CAP:
+        snprintf(buf, len, "%llu", (unsigned long long)(p->ooo_cap_bytes >> 20));
+        break;
+    }
+}
+
+void cli_wrap(FILE *out, const char *text, int at, int col)
+{
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (!w)
+            break;
+        if (at > col && at + 1 + (int)w > HELP_WIDTH) {
+            fprintf(out, "\n%*s", col, "");
+            at = col;
+        } else if (at > col) {
+            fputc(' ', out);
+            at++;
+        } else if (at > 0 && at < col) { /* after a left column: up to the text's */
+            fprintf(out, "%*s", col - at, "");
+            at = col;
+        }
+        fwrite(p, 1, w, out);
+        at += (int)w;
+        p += w;
+    }
+    fputc('\n', out);
+}
+
+static void option_help(FILE *out, const struct optdef *od, const struct options *d)
+{
+    char left[64];
+    int n = od->code < 256
+                ? snprintf(left, sizeof left, "  -%c, --%s%s%s", od->code, od->name,
+                           od->arg ? " " : "", od->arg ? od->arg : "")
+                : snprintf(left, sizeof left, "      --%s%s%s", od->name, od->arg ? " " : "",
+                           od->arg ? od->arg : "");
+    fputs(left, out);
+    char dflt[64], text[400];
+    default_of(od->code, d, dflt, sizeof dflt);
+    snprintf(text, sizeof text, "%s%s%s%s", od->help, dflt[0] ? " (default " : "", dflt,
+             dflt[0] ? ")" : "");
+    if (n >= HELP_COL - 1) { /* a long left column: the text starts on the next line */
+        fputc('\n', out);
+        n = 0;
+    }
+    cli_wrap(out, text, n, HELP_COL);
+}
+
+void cli_help(FILE *out, const struct command *c)
+{
+    struct options d;
+    options_defaults(&d); /* what parsing starts from */
+    if (!c) {
+        fprintf(out, "usage: expectscope COMMAND [options] ...\n"
+                     "       expectscope COMMAND --help\n"
+                     "       expectscope --version\n\n");
+        cli_wrap(out, "Passive analyzer for the HTTP 'Expect: 100-continue' handshake: reads "
+                  "captures, follows every exchange, and stores a verdict for each in a "
+                  "SQLite database.", 0, 0);
+        fprintf(out, "\ncommands:\n");
+        for (int i = 0; i < N_COMMANDS; i++) {
+            fprintf(out, "  %-10s", commands[i].name);
+            cli_wrap(out, commands[i].summary, 12, 12);
+        }
+        fprintf(out, "\n");
+        cli_wrap(out, "Exit status: 0 success; 1 an input or a database that cannot be read or "
+                  "written; 2 a usage error; 128 + N when signal N stopped the run (what "
+                  "was seen is stored). See expectscope(1) and docs/.", 0, 0);
+        return;
+    }
+    fprintf(out, "usage: expectscope %s %s\n\n", c->name, c->usage);
+    cli_wrap(out, c->about, 0, 0);
+    fprintf(out, "\noptions:\n");
+    for (int i = 0; i < N_OPTDEFS; i++)
+        if (takes(c, optdefs[i].name))
+            option_help(out, &optdefs[i], &d);
+}
+
+/* ---- option values ------------------------------------------------------------ */
 
 /* A whole decimal number in [min, max], nothing else. */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -96,231 +251,296 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-enum {
-    OPT_MAX_FLOWS = 256, OPT_TCP_TIMEOUT, OPT_OOO_CAP, OPT_LIST, OPT_NO_WAIT, OPT_RETRY_WINDOW,
-    OPT_STALL, OPT_DB, OPT_NO_DB, OPT_JSON,
-};
-
-/* Every option of every command, with the commands that take it (for the message
- * when another command is given it). */
-static const struct {
-    struct option opt;
-    const char *takers;
-} all_options[] = {
-    { { "quiet", no_argument, NULL, 'q' }, "analyze and flows" },
-    { { "help", no_argument, NULL, 'h' }, "every command" },
-    { { "max-flows", required_argument, NULL, OPT_MAX_FLOWS }, "analyze and flows" },
-    { { "tcp-timeout", required_argument, NULL, OPT_TCP_TIMEOUT }, "analyze and flows" },
-    { { "ooo-cap-mb", required_argument, NULL, OPT_OOO_CAP }, "analyze and flows" },
-    { { "list", no_argument, NULL, OPT_LIST }, "analyze" },
-    { { "no-wait-ms", required_argument, NULL, OPT_NO_WAIT }, "analyze" },
-    { { "retry-window", required_argument, NULL, OPT_RETRY_WINDOW }, "analyze" },
-    { { "stall-ms", required_argument, NULL, OPT_STALL }, "analyze" },
-    { { "db", required_argument, NULL, OPT_DB }, "analyze and report" },
-    { { "no-db", no_argument, NULL, OPT_NO_DB }, "analyze" },
-    { { "json", no_argument, NULL, OPT_JSON }, "report" },
-};
-enum { N_OPTIONS = sizeof all_options / sizeof all_options[0] };
+/* A duration in `unit_us` units, decimals allowed ("2.5" ms), to the microsecond, in
+ * [min_us, max_us]. */
+static int parse_duration(const char *s, uint64_t unit_us, uint64_t min_us, uint64_t max_us,
+                          uint64_t *out_us)
+{
+    if (!s || !*s || (*s < '0' || *s > '9'))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < 0)
+        return -1;
+    double us = round(v * (double)unit_us);
+    if (us < (double)min_us || us > (double)max_us)
+        return -1;
+    *out_us = (uint64_t)us;
+    return 0;
+}
 
 /* Apply one option's value to o. 0, or -1 with the reason in err. */
-static int apply(int code, const char *arg, struct options *o, bool *db_given, char *err,
-                 size_t len)
+static int apply(int code, const char *arg, struct options *o, char *err, size_t len)
 {
     uint64_t v;
+    const char *range = NULL;
     switch (code) {
-    case 'q':
+    case O_QUIET:
         o->quiet = true;
         return 0;
-    case OPT_MAX_FLOWS:
-        if (parse_u64(arg, FLOW_MIN_MAX, FLOW_MAX_MAX, &v) != 0)
-            break;
-        o->pipe.flow.max_flows = (uint32_t)v;
+    case O_VERBOSE:
+        o->verbose = true;
         return 0;
-    case OPT_TCP_TIMEOUT:
-        if (parse_u64(arg, 1, 86400, &v) != 0)
-            break;
-        o->pipe.flow.idle_us = v * 1000000u;
+    case O_READ:
+        o->inputs[o->n_inputs++] = arg;
         return 0;
-    case OPT_OOO_CAP:
-        if (parse_u64(arg, 1, 65536, &v) != 0)
-            break;
-        o->pipe.ooo_cap_bytes = v << 20;
+    case O_FILTER:
+        free(o->filter);
+        o->filter = strdup(arg);
+        if (!o->filter) {
+            snprintf(err, len, "out of memory");
+            return -1;
+        }
         return 0;
-    case OPT_LIST:
-        o->list = true;
-        return 0;
-    case OPT_NO_WAIT:
-        if (parse_u64(arg, 1, 600000, &v) != 0)
-            break;
-        o->pipe.verdict.no_wait_us = v * 1000u;
-        return 0;
-    case OPT_RETRY_WINDOW:
-        if (parse_u64(arg, 1, 86400, &v) != 0)
-            break;
-        o->pipe.verdict.retry_window_us = v * 1000000u;
-        return 0;
-    case OPT_STALL:
-        if (parse_u64(arg, 1, 3600000, &v) != 0)
-            break;
-        o->pipe.verdict.stall_us = v * 1000u;
-        return 0;
-    case OPT_DB:
+    case O_DB:
         if (!*arg) {
             snprintf(err, len, "--db needs a file name");
             return -1;
         }
         o->db_path = arg;
-        *db_given = true;
         return 0;
-    case OPT_NO_DB:
+    case O_NO_DB:
         o->db_path = NULL;
         return 0;
-    case OPT_JSON:
+    case O_AGAIN:
+        o->again = true;
+        return 0;
+    case O_LIST:
+        o->list = true;
+        return 0;
+    case O_VERDICT:
+        if (verdict_from_name(arg) == V_NONE) {
+            snprintf(err, len, "--verdict: no verdict is called '%s' (see docs/verdicts.md)",
+                     arg);
+            return -1;
+        }
+        if (o->n_verdicts == MAX_VERDICT_FILTERS) {
+            snprintf(err, len, "--verdict: at most %d of them", MAX_VERDICT_FILTERS);
+            return -1;
+        }
+        o->verdicts[o->n_verdicts++] = arg;
+        return 0;
+    case O_PROBLEMS:
+        o->problems = true;
+        return 0;
+    case O_JSON:
         o->json = true;
         return 0;
+    case O_LATEST:
+        o->latest = true;
+        return 0;
+    case O_RUN:
+        if (parse_u64(arg, 1, INT64_MAX, &v) == 0) {
+            o->run_id = (int64_t)v;
+            return 0;
+        }
+        range = "--run takes a run id (1 or more)";
+        break;
+    case O_WAIT_LOCK:
+        if (parse_duration(arg, 1000000, 0, 86400000000ull, &o->wait_lock_us) == 0)
+            return 0;
+        range = "--wait-lock takes seconds from 0 to 86400";
+        break;
+    case O_NO_WAIT:
+        if (parse_duration(arg, 1000, 1, 600000000ull, &o->pipe.verdict.no_wait_us) == 0)
+            return 0;
+        range = "--no-wait-ms takes milliseconds from 0.001 to 600000";
+        break;
+    case O_RETRY_WINDOW:
+        if (parse_duration(arg, 1000000, 1000, 86400000000ull,
+                           &o->pipe.verdict.retry_window_us) == 0)
+            return 0;
+        range = "--retry-window takes seconds from 0.001 to 86400";
+        break;
+    case O_STALL:
+        if (parse_duration(arg, 1000, 1, 3600000000ull, &o->pipe.verdict.stall_us) == 0)
+            return 0;
+        range = "--stall-ms takes milliseconds from 0.001 to 3600000";
+        break;
+    case O_TCP_TIMEOUT:
+        if (parse_duration(arg, 1000000, 1000000, 86400000000ull, &o->pipe.flow.idle_us) ==
+            0)
+            return 0;
+        range = "--tcp-timeout takes seconds from 1 to 86400";
+        break;
+    case O_MAX_FLOWS:
+        if (parse_u64(arg, FLOW_MIN_MAX, FLOW_MAX_MAX, &v) == 0) {
+            o->pipe.flow.max_flows = (uint32_t)v;
+            return 0;
+        }
+        snprintf(err, len, "--max-flows takes a number from %u to %u", FLOW_MIN_MAX,
+                 FLOW_MAX_MAX);
+        return -1;
+    case O_OOO_CAP:
+        if (parse_u64(arg, 1, 65536, &v) == 0) {
+            o->pipe.ooo_cap_bytes = v << 20;
+            return 0;
+        }
+        range = "--ooo-cap-mb takes megabytes from 1 to 65536";
+        break;
     }
-    /* a value out of range */
-    static const struct {
-        int code;
-        const char *what;
-    } ranges[] = {
-        { OPT_MAX_FLOWS, "--max-flows takes a number from " },
-        { OPT_TCP_TIMEOUT, "--tcp-timeout takes seconds from 1 to 86400" },
-        { OPT_OOO_CAP, "--ooo-cap-mb takes megabytes from 1 to 65536" },
-        { OPT_NO_WAIT, "--no-wait-ms takes milliseconds from 1 to 600000" },
-        { OPT_RETRY_WINDOW, "--retry-window takes seconds from 1 to 86400" },
-        { OPT_STALL, "--stall-ms takes milliseconds from 1 to 3600000" },
-    };
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
-        if (ranges[i].code != code)
-            continue;
-        if (code == OPT_MAX_FLOWS)
-            snprintf(err, len, "%s%u to %u", ranges[i].what, FLOW_MIN_MAX, FLOW_MAX_MAX);
-        else
-            snprintf(err, len, "%s", ranges[i].what);
-    }
+    snprintf(err, len, "%s", range ? range : "unknown option");
     return -1;
 }
 
-/* Read the options of one command: `takes` lists the long names it accepts (short
- * forms follow their long ones). Inputs are what remains. */
-static int parse_common(int argc, char **argv, struct options *o, const char *const *takes,
-                        char *err, size_t len)
+/* An option the command does not take: say which commands do. */
+static void not_taken(const char *arg, int optopt_, char *err, size_t len)
 {
-    struct option longopts[N_OPTIONS + 1];
-    char shortopts[16] = ":";
-    int n = 0;
-    for (const char *const *t = takes; *t; t++) {
-        for (int i = 0; i < N_OPTIONS; i++) {
-            if (strcmp(all_options[i].opt.name, *t) != 0)
+    for (int i = 0; i < N_OPTDEFS; i++) {
+        const struct optdef *od = &optdefs[i];
+        size_t nlen = strlen(od->name);
+        bool is_long = strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, od->name, nlen) == 0 &&
+                       (arg[2 + nlen] == '\0' || arg[2 + nlen] == '=');
+        if (!is_long && !(optopt_ && optopt_ == od->code))
+            continue;
+        char who[128] = "";
+        for (int c = 0; c < N_COMMANDS; c++) {
+            if (!takes(&commands[c], od->name))
                 continue;
-            longopts[n++] = all_options[i].opt;
-            int c = all_options[i].opt.val;
-            if (c < 256 && strlen(shortopts) + 1 < sizeof shortopts)
-                shortopts[strlen(shortopts)] = (char)c;
+            size_t n = strlen(who);
+            snprintf(who + n, sizeof who - n, "%s%s", n ? ", " : "", commands[c].name);
+        }
+        if (is_long)
+            snprintf(err, len, "--%s goes with %s", od->name, who);
+        else
+            snprintf(err, len, "-%c goes with %s", optopt_, who);
+        return;
+    }
+    snprintf(err, len, "unknown option %s (try --help)", arg);
+}
+
+/* The words after -r's options, joined: a BPF filter, as tcpdump takes it. */
+static int join_filter(struct options *o, char **words, int n, char *err, size_t len)
+{
+    if (o->filter) {
+        snprintf(err, len, "a filter with -f and filter words after the options: "
+                           "give one or the other");
+        return -1;
+    }
+    size_t total = 1;
+    for (int i = 0; i < n; i++)
+        total += strlen(words[i]) + 1;
+    o->filter = malloc(total);
+    if (!o->filter) {
+        snprintf(err, len, "out of memory");
+        return -1;
+    }
+    size_t used = 0;
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(o->filter + used, total - used, "%s%s", i ? " " : "",
+                                 words[i]);
+    return 0;
+}
+
+static int parse_command(const struct command *c, int argc, char **argv, struct options *o,
+                         char *err, size_t len)
+{
+    struct option longopts[N_OPTDEFS + 1];
+    char shortopts[32] = ":";
+    int n = 0;
+    for (int i = 0; i < N_OPTDEFS; i++) {
+        const struct optdef *od = &optdefs[i];
+        if (!takes(c, od->name))
+            continue;
+        longopts[n++] = (struct option){ od->name, od->arg ? required_argument : no_argument,
+                                         NULL, od->code };
+        if (od->code < 256) {
+            size_t k = strlen(shortopts);
+            shortopts[k++] = (char)od->code;
+            if (od->arg)
+                shortopts[k++] = ':';
+            shortopts[k] = '\0';
         }
     }
     longopts[n] = (struct option){ NULL, 0, NULL, 0 };
-
+    /* -r may come once per argument: room for all of them */
+    o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
+    if (!o->inputs) {
+        snprintf(err, len, "out of memory");
+        return -1;
+    }
     bool db_given = false, no_db = false;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        if (c == ':') {
+    int code;
+    while ((code = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (code == ':') {
             snprintf(err, len, "option %s needs a value", argv[optind - 1]);
             return -1;
         }
-        if (c == '?') {
-            /* an option of another command, or of none */
-            const char *arg = argv[optind - 1];
-            for (int i = 0; i < N_OPTIONS; i++) {
-                const struct option *op = &all_options[i].opt;
-                size_t nlen = strlen(op->name);
-                bool is_long = strncmp(arg, "--", 2) == 0 &&
-                               strncmp(arg + 2, op->name, nlen) == 0 &&
-                               (arg[2 + nlen] == '\0' || arg[2 + nlen] == '=');
-                char shown[32];
-                if (is_long)
-                    snprintf(shown, sizeof shown, "--%s", op->name);
-                else if (optopt && optopt == op->val)
-                    snprintf(shown, sizeof shown, "-%c", optopt);
-                else
-                    continue;
-                snprintf(err, len, "%s goes with %s", shown, all_options[i].takers);
-                return -1;
-            }
-            snprintf(err, len, "unknown option %s (try --help)", arg);
+        if (code == '?') {
+            not_taken(argv[optind - 1], optopt, err, len);
             return -1;
         }
-        if (c == 'h') { /* whatever else is on the line */
+        if (code == O_HELP) { /* whatever else is on the line */
             o->help = true;
             return 0;
         }
-        no_db |= c == OPT_NO_DB;
-        if (apply(c, optarg, o, &db_given, err, len) != 0)
+        db_given |= code == O_DB;
+        no_db |= code == O_NO_DB;
+        if (apply(code, optarg, o, err, len) != 0)
             return -1;
     }
     if (no_db && db_given) {
         snprintf(err, len, "--db and --no-db contradict each other");
         return -1;
     }
-    o->inputs = (const char *const *)&argv[optind];
-    o->n_inputs = argc - optind;
-    return 0;
-}
-
-static int need_inputs(const struct options *o, char *err, size_t len)
-{
-    if (o->help || o->n_inputs >= 1)
-        return 0;
-    snprintf(err, len, "%s needs at least one capture file", o->cmd->name);
-    return -1;
-}
-
-static int parse_analyze(int argc, char **argv, struct options *o, char *err, size_t len)
-{
-    static const char *const takes[] = { "quiet", "help", "max-flows", "tcp-timeout",
-                                         "ooo-cap-mb", "list", "no-wait-ms", "retry-window",
-                                         "stall-ms", "db", "no-db", NULL };
-    if (parse_common(argc, argv, o, takes, err, len) != 0)
-        return -1;
-    return need_inputs(o, err, len);
-}
-
-static int parse_flows(int argc, char **argv, struct options *o, char *err, size_t len)
-{
-    static const char *const takes[] = { "quiet", "help", "max-flows", "tcp-timeout",
-                                         "ooo-cap-mb", NULL };
-    if (parse_common(argc, argv, o, takes, err, len) != 0)
-        return -1;
-    o->pipe.dissect = false;
-    return need_inputs(o, err, len);
-}
-
-static int parse_report(int argc, char **argv, struct options *o, char *err, size_t len)
-{
-    static const char *const takes[] = { "help", "db", "json", NULL };
-    if (parse_common(argc, argv, o, takes, err, len) != 0)
-        return -1;
-    if (o->n_inputs && !o->help) {
-        snprintf(err, len, "report takes no capture files (did you mean analyze?)");
+    if (o->run_id && o->latest) {
+        snprintf(err, len, "--run and --latest contradict each other");
         return -1;
     }
+    if ((o->n_verdicts || o->problems) && !o->list) {
+        snprintf(err, len, "--verdict and --problems choose what --list shows: add --list");
+        return -1;
+    }
+    char **rest = &argv[optind];
+    int n_rest = argc - optind;
+    if (o->n_inputs) /* -r given: the rest is a filter */
+        return n_rest ? join_filter(o, rest, n_rest, err, len) : 0;
+    if (n_rest < c->min_args) {
+        snprintf(err, len, "%s needs %s", c->name,
+                 c->max_args == 1 ? "an exchange id" : "at least one capture file");
+        return -1;
+    }
+    if (c->max_args >= 0 && n_rest > c->max_args) {
+        snprintf(err, len, c->max_args ? "%s takes one argument, not %d"
+                                       : "%s takes no arguments (got %d; did you mean "
+                                         "analyze?)",
+                 c->name, n_rest);
+        return -1;
+    }
+    if (c->run == cmd_show) {
+        uint64_t id;
+        if (parse_u64(rest[0], 1, INT64_MAX, &id) != 0) {
+            snprintf(err, len, "show takes an exchange id (a number), not '%s'", rest[0]);
+            return -1;
+        }
+        o->exchange_id = (int64_t)id;
+        return 0;
+    }
+    for (int i = 0; i < n_rest; i++)
+        o->inputs[o->n_inputs++] = rest[i];
     return 0;
+}
+
+void cli_options_free(struct options *o)
+{
+    free(o->inputs);
+    free(o->filter);
+    o->inputs = NULL;
+    o->filter = NULL;
 }
 
 int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_len)
 {
-    memset(o, 0, sizeof *o);
-    pipeline_config_defaults(&o->pipe);
-    o->db_path = "expectscope.db";
+    options_defaults(o);
     if (argc < 2) {
         o->help = true;
         return 0;
     }
     const char *name = argv[1];
-    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
         o->help = true;
         return 0;
     }
@@ -328,11 +548,18 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_le
         o->version = true;
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(commands[i].name, name) == 0) {
-            o->cmd = &commands[i];
-            return commands[i].parse(argc - 1, argv + 1, o, err, err_len);
-        }
+    bool help = !strcmp(name, "help");
+    if (help) { /* expectscope help [COMMAND] */
+        o->help = true;
+        if (argc < 3)
+            return 0;
+        name = argv[2];
+    }
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) != 0)
+            continue;
+        o->cmd = &commands[i];
+        return help ? 0 : parse_command(&commands[i], argc - 1, argv + 1, o, err, err_len);
     }
     snprintf(err, err_len, "unknown command '%s' (try --help)", name);
     return -1;

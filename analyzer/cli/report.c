@@ -9,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli.h"
 #include "escape.h"
 #include "read.h"
 #include "schema.h"
+#include "table.h"
 
-/* Cells are cut to this many columns so a table fits a terminal. */
-enum { CELL_COLS = 48, CELL_BYTES = CELL_COLS * 4 + 8 };
+/* Cells are cut to this many columns, and a table to REPORT_WIDTH (or a narrower
+ * terminal). */
+enum { CELL_COLS = 48, REPORT_WIDTH = 100 };
 
 static const struct {
     enum dbr_query q;
@@ -39,6 +43,14 @@ static void json_num(FILE *out, double v)
     if (strtod(buf, NULL) != v)
         snprintf(buf, sizeof buf, "%.17g", v);
     fputs(buf, out);
+}
+
+static bool run_exists(struct dbr *r, int64_t run)
+{
+    struct dbr_rows *rows = dbr_query(r, DBR_RUNS, run);
+    bool found = rows && dbr_next(rows) == 1;
+    dbr_rows_free(rows);
+    return found;
 }
 
 static int section_json(struct dbr_rows *rows, const char *name, FILE *out)
@@ -73,12 +85,11 @@ static int section_json(struct dbr_rows *rows, const char *name, FILE *out)
     return rc;
 }
 
-/* One cell as the terminal shows it; NULL on no memory. */
+/* One cell's text (display text for captured bytes); NULL on no memory. */
 static char *cell(struct dbr_rows *rows, int c)
 {
-    char buf[CELL_BYTES];
+    char buf[64];
     size_t len;
-    const char *s;
     switch (dbr_type(rows, c)) {
     case DBR_NULL:
         return strdup("-");
@@ -91,13 +102,19 @@ static char *cell(struct dbr_rows *rows, int c)
     case DBR_TEXT:
         break;
     }
-    s = dbr_text(rows, c, &len);
-    return strdup(esc_tsv_cut(buf, sizeof buf, s, len, CELL_COLS));
+    const char *s = dbr_text(rows, c, &len);
+    char *out = malloc(len + 1);
+    if (out) {
+        memcpy(out, s, len);
+        out[len] = '\0';
+    }
+    return out;
 }
 
 struct table {
     char **cells; /* rows * cols, the header first */
     int cols, rows;
+    bool *number; /* per column: right-aligned */
 };
 
 static void table_free(struct table *t)
@@ -105,6 +122,7 @@ static void table_free(struct table *t)
     for (int i = 0; i < t->rows * t->cols; i++)
         free(t->cells[i]);
     free(t->cells);
+    free(t->number);
 }
 
 /* Add one row of cells (the header when header is set). -1 on no memory. */
@@ -124,42 +142,56 @@ static int table_add(struct table *t, size_t *cap, struct dbr_rows *rows, bool h
     for (int c = 0; c < t->cols; c++) {
         row[c] = header ? strdup(dbr_col_name(rows, c)) : cell(rows, c);
         bad |= row[c] == NULL;
+        if (!header)
+            t->number[c] |= dbr_type(rows, c) == DBR_INT || dbr_type(rows, c) == DBR_REAL;
     }
     return bad ? -1 : 0;
 }
 
-static void table_print(const struct table *t, const char *title, FILE *out)
+/* Each column as wide as its widest cell (text up to CELL_COLS, and flexible down to
+ * 8), the whole fitted to `width`. */
+static void table_print(const struct table *t, const char *title, int width, FILE *out)
 {
     fprintf(out, "\n%s\n", title);
-    if (t->rows == 1)
+    if (t->rows == 1) {
         fprintf(out, "  (none)\n");
-    for (int r = 0; r < t->rows && t->rows > 1; r++) {
-        fputs(" ", out);
-        for (int c = 0; c < t->cols; c++) {
-            size_t w = 0;
-            for (int k = 0; k < t->rows; k++) {
-                const char *s = t->cells[(size_t)k * (size_t)t->cols + (size_t)c];
-                size_t len = s ? strlen(s) : 0;
-                w = len > w ? len : w;
-            }
+        return;
+    }
+    struct table_col cols[64];
+    int n = t->cols < 64 ? t->cols : 64;
+    for (int c = 0; c < n; c++) {
+        int w = 0;
+        for (int r = 0; r < t->rows; r++) {
             const char *s = t->cells[(size_t)r * (size_t)t->cols + (size_t)c];
-            fprintf(out, " %-*s", c + 1 < t->cols ? (int)w : 0, s ? s : "?");
+            int tw = table_text_width(s, strlen(s), CELL_COLS);
+            w = tw > w ? tw : w;
         }
-        fputc('\n', out);
+        bool num = t->number[c];
+        cols[c] = (struct table_col){ "", w, num || w <= 8 ? 0 : 8, 0, num, 0 };
+    }
+    table_fit(cols, n, width - 2);
+    for (int r = 0; r < t->rows; r++) {
+        fputs("  ", out);
+        struct table_line line = { out, false, 0 };
+        for (int c = 0; c < n; c++) {
+            const char *s = t->cells[(size_t)r * (size_t)t->cols + (size_t)c];
+            table_cell(&line, &cols[c], s, strlen(s));
+        }
+        table_end(&line);
     }
 }
 
 /* 0, -1 on an SQL error (dbr_error()), -2 on no memory. */
-static int section_table(struct dbr_rows *rows, const char *title, FILE *out)
+static int section_table(struct dbr_rows *rows, const char *title, int width, FILE *out)
 {
-    struct table t = { NULL, dbr_ncols(rows), 0 };
+    struct table t = { NULL, dbr_ncols(rows), 0, calloc((size_t)dbr_ncols(rows) + 1, 1) };
     size_t cap = 0;
-    int rc = table_add(&t, &cap, rows, true) == 0 ? 1 : -2;
+    int rc = t.number && table_add(&t, &cap, rows, true) == 0 ? 1 : -2;
     while (rc == 1 && (rc = dbr_next(rows)) == 1)
         if (table_add(&t, &cap, rows, false) != 0)
             rc = -2;
     if (rc == 0)
-        table_print(&t, title, out);
+        table_print(&t, title, width, out);
     table_free(&t);
     return rc;
 }
@@ -173,32 +205,56 @@ int cmd_report(const struct options *o)
         return EXIT_INPUT;
     }
     FILE *out = stdout;
+    int width = REPORT_WIDTH;
+    if (isatty(STDOUT_FILENO) && table_term_width(STDOUT_FILENO) < width)
+        width = table_term_width(STDOUT_FILENO);
     struct dbr_totals tot;
     int rc = dbr_totals(r, &tot);
+    int64_t run = o->latest ? dbr_latest_run(r) : o->run_id;
+    if (rc == 0 && run < 0)
+        rc = -1;
+    else if (rc == 0 && o->latest && run == 0)
+        rc = -3; /* --latest of an empty database */
+    else if (rc == 0 && run > 0 && !run_exists(r, run))
+        rc = -4;
     if (rc == 0 && o->json) {
         fprintf(out, "{\n  \"database\": ");
         esc_json(out, o->db_path, strlen(o->db_path));
         fprintf(out, ",\n  \"schema_version\": %d,\n  \"schema_revision\": %d,\n"
-                     "  \"totals\": {\"runs\": %" PRId64 ", \"flows\": %" PRId64
-                     ", \"exchanges\": %" PRId64 "}",
-                SCHEMA_VERSION, SCHEMA_REVISION, tot.runs, tot.flows, tot.exchanges);
+                     "  \"run\": ", SCHEMA_VERSION, SCHEMA_REVISION);
+        if (run)
+            fprintf(out, "%" PRId64, run);
+        else
+            fputs("null", out);
+        fprintf(out, ",\n  \"totals\": {\"runs\": %" PRId64 ", \"flows\": %" PRId64
+                     ", \"exchanges\": %" PRId64 "}", tot.runs, tot.flows, tot.exchanges);
     } else if (rc == 0) {
         fprintf(out, "%s: %" PRId64 " runs, %" PRId64 " flows, %" PRId64
-                " exchanges (schema %d.%d)\n", o->db_path, tot.runs, tot.flows,
-                tot.exchanges, SCHEMA_VERSION, SCHEMA_REVISION);
+                " exchanges (schema %d.%d)", o->db_path, tot.runs, tot.flows, tot.exchanges,
+                SCHEMA_VERSION, SCHEMA_REVISION);
+        if (run)
+            fprintf(out, "; showing run %" PRId64, run);
+        fputc('\n', out);
     }
     for (size_t i = 0; rc == 0 && i < sizeof sections / sizeof sections[0]; i++) {
-        struct dbr_rows *rows = dbr_query(r, sections[i].q);
+        if (run && sections[i].q == DBR_VERDICTS)
+            continue; /* one run: its verdicts are the run's */
+        struct dbr_rows *rows = dbr_query(r, sections[i].q, run);
         rc = !rows ? -1
              : o->json ? section_json(rows, sections[i].name, out)
-                       : section_table(rows, sections[i].title, out);
+                       : section_table(rows, sections[i].title, width, out);
         dbr_rows_free(rows);
     }
     if (rc == 0 && o->json)
         fprintf(out, "\n}\n");
-    if (rc != 0)
-        fprintf(stderr, "expectscope: %s\n",
-                rc == -2 ? "out of memory formatting the report" : dbr_error(r));
+    if (rc == -2)
+        fprintf(stderr, "expectscope: out of memory formatting the report\n");
+    else if (rc == -3)
+        fprintf(stderr, "expectscope: %s: no run yet\n", o->db_path);
+    else if (rc == -4)
+        fprintf(stderr, "expectscope: %s: no run %" PRId64 "\n", o->db_path, run);
+    else if (rc != 0)
+        fprintf(stderr, "expectscope: %s\n", dbr_error(r));
     dbr_close(r);
     return rc == 0 ? EXIT_OK : EXIT_INPUT;
 }

@@ -135,8 +135,12 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
     if (cfg->db) {
         char opts[256];
         pipeline_config_json(cfg, opts, sizeof opts);
-        struct db_run_info info = { source_is_live(src) ? "live" : "file", source_name(src),
-                                    opts, wall_us() };
+        struct db_run_info info = {
+            .mode = source_is_live(src) ? "live" : "file",
+            .source = source_name(src),
+            .options = opts,
+            .started_us = wall_us(),
+        };
         if (db_run_begin(cfg->db, &info, err, err_len) != 0) {
             pipeline_free(p);
             return NULL;

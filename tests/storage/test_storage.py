@@ -39,7 +39,7 @@ CONTRACT = {
 }
 
 # What schema revisions 2 and 3 (storage/schema.c) add beyond the contract.
-SCHEMA_REVISION = "3"
+SCHEMA_REVISION = "4"
 REV2_COLUMNS = {
     "runs": ["interrupted", "first_packet", "last_packet", "tcp_flows", "http_flows",
              "exchange_count", "evicted_flows", "fragments_skipped", "undecodable",
@@ -49,7 +49,9 @@ REV2_COLUMNS = {
 }
 VIEWS = ["v_verdict_counts", "v_flow_verdict_counts", "v_exchanges", "v_server_failures",
          "v_user_agent_failures", "v_server_timing", "v_proxy_vs_direct",
-         "v_duplicate_bodies"]
+         "v_duplicate_bodies",
+         "v_runs", "v_latest_run", "v_server_failures_by_run",
+         "v_user_agent_failures_by_run", "v_server_timing_by_run", "v_proxy_vs_direct_by_run"]
 
 # DESIGN.md "Verdicts": the flow verdict is the most severe, in this order.
 SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",
@@ -298,6 +300,20 @@ def area_schema(binary, srcdir, tmp):
                 q(db, f"SELECT * FROM {v}")
             except sqlite3.Error as e:
                 C.check(False, f"view {v} does not run: {e}")
+    # the per-run twins add up to the views over all runs
+    for v, keys, sums in (
+            ("v_server_failures", "server_ip, server_port, host",
+             "exchanges, with_expect, status_417, timeout_fallbacks, late_100, retries"),
+            ("v_user_agent_failures", "user_agent",
+             "exchanges, with_expect, status_417, timeout_fallbacks, retries"),
+            ("v_proxy_vs_direct", "path, verdict", "exchanges")):
+        summed = ", ".join(f"SUM({c})" for c in sums.split(", "))
+        C.eq(sorted(q(db, f"SELECT {keys}, {summed} FROM {v}_by_run GROUP BY {keys}"), key=repr),
+             sorted(q(db, f"SELECT {keys}, {sums} FROM {v}"), key=repr),
+             f"{v}_by_run adds up to {v}")
+    C.eq(q1(db, "SELECT run_id FROM v_latest_run"), q1(db, "SELECT MAX(id) FROM runs"),
+         "v_latest_run")
+    C.eq(q(db, "SELECT DISTINCT state FROM v_runs"), [("complete",)], "v_runs.state")
     C.eq(q1(db, "SELECT COUNT(*) FROM runs"), len(pcaps), "one run per capture")
     runs = q(db, "SELECT id, source, mode, tool_version, options, truncated, interrupted"
                  " FROM runs ORDER BY id")
@@ -779,7 +795,7 @@ def stop(proc, err):
 
 
 def area_interrupt(binary, srcdir, tmp):
-    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
         name = signal.Signals(sig).name
         dbp = os.path.join(tmp, f"{name.lower()}.db")
         proc, err = start_long(binary, srcdir, tmp, dbp)

@@ -64,13 +64,22 @@ static void put_exchange(struct db *db, const struct flow *f, uint64_t id, uint3
 static void write_run(void)
 {
     char err[600];
-    struct db *db = db_open(path, err, sizeof err);
+    struct db *db = db_open(path, 0, err, sizeof err);
     CHECK(db != NULL);
     if (!db) {
         fprintf(stderr, "    %s\n", err);
         exit(1);
     }
-    struct db_run_info info = { "file", "a.pcap", "{}", 1700000000000000ull };
+    /* two inputs: the second a pipe (no size) */
+    const struct db_input inputs[2] = {
+        { "a.pcap", "none", 1, 5000, 1700000000000000ull, 0x0123456789abcdefull, 4000 },
+        { "-", "gzip", 1, 0, 1700000000500000ull, 0xfedcba9876543210ull, 1u << 20 },
+    };
+    struct db_seen seen;
+    CHECK_EQ(db_find_input(db, &inputs[0], &seen), 0); /* a new database holds nothing */
+    struct db_run_info info = { .mode = "file", .source = "a.pcap -", .options = "{}",
+                                .started_us = 1700000000000000ull, .inputs = inputs,
+                                .n_inputs = 2 };
     CHECK_EQ(db_run_begin(db, &info, err, sizeof err), 0);
     struct flow f1 = make_flow(1, 2, 80), f2 = make_flow(2, 3, 8080);
     /* written out of time order: the reader sorts by request time */
@@ -84,9 +93,63 @@ static void write_run(void)
     struct flow_result r2 = { &f2, &rc, "HTTP", { 2, V_TIMEOUT_FALLBACK } };
     CHECK_EQ(db_flow(db, &r1), 0);
     CHECK_EQ(db_flow(db, &r2), 0);
-    struct db_run_stats st = { .finished_us = 1700000001000000ull, .packets = 10 };
+    const uint64_t input_packets[2] = { 7, 3 };
+    struct db_run_stats st = { .finished_us = 1700000001000000ull, .packets = 10,
+                               .input_packets = input_packets, .n_inputs = 2 };
     CHECK_EQ(db_run_end(db, &st), 0);
     db_close(db);
+
+    check_case("a capture the database holds is found again");
+    db = db_open(path, 0, err, sizeof err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    memset(&seen, 0, sizeof seen);
+    CHECK_EQ(db_find_input(db, &inputs[0], &seen), 1);
+    CHECK_EQ(seen.run_id, 1);
+    CHECK_EQ(seen.started_us, 1700000000000000ull);
+    CHECK_STR(seen.state, "complete");
+    CHECK_EQ(db_find_input(db, &inputs[1], &seen), 1);    /* a pipe: no size to compare */
+    struct db_input other = inputs[0];
+    other.size = 0;                                        /* now read from a pipe */
+    CHECK_EQ(db_find_input(db, &other, &seen), 1);
+    other = inputs[0];
+    other.compression = "gzip", other.size = 1234;         /* the same capture, gzipped */
+    CHECK_EQ(db_find_input(db, &other, &seen), 1);
+    other = inputs[0];
+    other.size = 5001;                                     /* stored alike, other size */
+    CHECK_EQ(db_find_input(db, &other, &seen), 0);
+    other = inputs[0];
+    other.head_hash ^= 1;
+    CHECK_EQ(db_find_input(db, &other, &seen), 0);
+    other = inputs[0];
+    other.head_bytes = 4001;
+    CHECK_EQ(db_find_input(db, &other, &seen), 0);
+    other = inputs[0];
+    other.first_packet_us += 1;                            /* one microsecond later */
+    CHECK_EQ(db_find_input(db, &other, &seen), 0);
+    db_close(db);
+
+    check_case("the inputs table");
+    sqlite3 *s;
+    CHECK_EQ(sqlite3_open_v2(path, &s, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    CHECK_EQ(sqlite3_prepare_v2(s, "SELECT path, compression, size, head_hash, head_bytes,"
+                                   " packets FROM inputs ORDER BY seq", -1, &q, NULL),
+             SQLITE_OK);
+    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(q, 0), "a.pcap");
+    CHECK_EQ(sqlite3_column_int64(q, 2), 5000);
+    CHECK_STR((const char *)sqlite3_column_text(q, 3), "0123456789abcdef");
+    CHECK_EQ(sqlite3_column_int64(q, 4), 4000);
+    CHECK_EQ(sqlite3_column_int64(q, 5), 7);
+    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(q, 1), "gzip");
+    CHECK_EQ(sqlite3_column_type(q, 2), SQLITE_NULL);  /* a pipe has no size */
+    CHECK_EQ(sqlite3_column_int64(q, 5), 3);
+    CHECK_EQ(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(s);
 }
 
 /* The ids of the exchanges a filter selects, as "id,id,...". */
@@ -226,7 +289,7 @@ static void test_summaries(struct dbr *r)
     CHECK_EQ(t.exchanges, 4);
     for (int q = 0; q < DBR_QUERY_COUNT; q++) {
         check_case("every report query runs");
-        struct dbr_rows *rows = dbr_query(r, (enum dbr_query)q);
+        struct dbr_rows *rows = dbr_query(r, (enum dbr_query)q, q % 2);
         CHECK(rows != NULL);
         if (!rows)
             continue;
@@ -240,7 +303,7 @@ static void test_summaries(struct dbr *r)
         dbr_rows_free(rows);
     }
     check_case("verdicts over all runs");
-    struct dbr_rows *rows = dbr_query(r, DBR_VERDICTS);
+    struct dbr_rows *rows = dbr_query(r, DBR_VERDICTS, 0);
     int found = 0;
     size_t len;
     while (rows && dbr_next(rows) == 1)
