@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
             node-llhttp zlib1g-dev)
-test_pkgs=(python3 sqlite3 clang)
+test_pkgs=(python3 sqlite3 clang man-db)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then

@@ -56,7 +56,8 @@ struct options {
     int64_t exchange_id;         /* show ID */
 };
 
-/* Parse argv into o. 0, or -1 with a one-line reason in err (a usage error). */
+/* Parse argv into o. 0; -1 with a one-line reason in err (a usage error); -2 when
+ * memory ran out. */
 int cli_parse(int argc, char **argv, struct options *o, char *err, size_t err_len);
 
 void cli_options_free(struct options *o);

@@ -12,9 +12,10 @@ int main(int argc, char **argv)
     /* A reader that goes away (| head) ends the printing, not the process: a run is
      * stored whole whatever happens to its output. Writes then fail with EPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
+    int parsed = cli_parse(argc, argv, &o, err, sizeof err);
+    if (parsed != 0) {
         fprintf(stderr, "expectscope: %s\n", err);
-        rc = EXIT_USAGE;
+        rc = parsed == -2 ? EXIT_INPUT : EXIT_USAGE;
     } else if (o.help) {
         cli_help(stdout, o.cmd);
         rc = EXIT_OK;

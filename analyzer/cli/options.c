@@ -290,7 +290,7 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
         o->filter = strdup(arg);
         if (!o->filter) {
             snprintf(err, len, "out of memory");
-            return -1;
+            return -2;
         }
         return 0;
     case O_DB:
@@ -424,7 +424,7 @@ static int join_filter(struct options *o, char **words, int n, char *err, size_t
     o->filter = malloc(total);
     if (!o->filter) {
         snprintf(err, len, "out of memory");
-        return -1;
+        return -2;
     }
     size_t used = 0;
     for (int i = 0; i < n; i++)
@@ -458,7 +458,7 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
     o->inputs = calloc((size_t)argc + 1, sizeof *o->inputs);
     if (!o->inputs) {
         snprintf(err, len, "out of memory");
-        return -1;
+        return -2;
     }
     bool db_given = false, no_db = false;
     optind = 1;
@@ -479,8 +479,9 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
         }
         db_given |= code == O_DB;
         no_db |= code == O_NO_DB;
-        if (apply(code, optarg, o, err, len) != 0)
-            return -1;
+        int rc = apply(code, optarg, o, err, len);
+        if (rc != 0)
+            return rc;
     }
     if (no_db && db_given) {
         snprintf(err, len, "--db and --no-db contradict each other");

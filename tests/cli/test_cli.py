@@ -4,7 +4,7 @@ pipes, signals, locks.
 
   test_cli.py AREA BINARY SRCDIR
 
-AREA is one of: help options list pipe show summary waitlock report.
+AREA is one of: help options list pipe show summary waitlock report man docs.
 BINARY is the expectscope executable, SRCDIR the source tree (tests/pcap holds the
 real-traffic corpus). Each area works in its own temporary directory and removes it.
 Exit status 0 when every check passed, 1 otherwise (each failed check is printed).
@@ -388,7 +388,93 @@ def area_report(binary, srcdir, tmp):
                    "report on a damaged database")
 
 
-AREAS = {"report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
+def help_options(binary, cmd, tmp):
+    """{long option name: default or None} from `expectscope CMD --help`."""
+    out = run(binary, [cmd, "--help"], tmp).stdout
+    opts, last = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^  (?:-\w, )?\s*--([\w-]+)", line)
+        if m:
+            last = m.group(1)
+            opts[last] = None
+        d = re.search(r"\(default ([^)]+)\)", line)
+        if d and last:
+            opts[last] = d.group(1)
+    return opts
+
+
+def man_options(path):
+    """{long option name: (commands, default or None)} from the man page's OPTIONS."""
+    text = open(path, encoding="utf-8").read()
+    section = text.split("\n.SH OPTIONS\n", 1)[1].split("\n.SH ", 1)[0]
+    opts = {}
+    for entry in section.split("\n.TP\n")[1:]:
+        head, body = entry.split("\n", 1)
+        names = re.findall(r"\\-\\-([\w\\-]+)", head)
+        if not names:
+            continue
+        name = names[0].replace("\\-", "-")
+        cmds = re.search(r"^Commands: (.*)\.$", body, re.M)
+        dflt = re.search(r"^Default (\S+)\.$", body, re.M)
+        opts[name] = (cmds.group(1).split(", ") if cmds else [],
+                      dflt.group(1) if dflt else None)
+    return opts
+
+
+def area_man(binary, srcdir, tmp):
+    page = os.path.join(srcdir, "docs", "expectscope.1")
+    man = man_options(page)
+    C.check(man, "the man page has an OPTIONS section with entries")
+    for cmd in COMMANDS:
+        helped = help_options(binary, cmd, tmp)
+        in_man = {n for n, (cmds, _) in man.items() if cmd in cmds}
+        C.eq(sorted(in_man), sorted(helped), f"man page and `{cmd} --help`: the same options")
+        for name, dflt in helped.items():
+            if dflt and name in man and name != "db":
+                C.eq(man[name][1], dflt, f"man page and `{cmd} --help`: default of --{name}")
+    options_md = open(os.path.join(srcdir, "docs", "options.md"), encoding="utf-8").read()
+    for name in man:
+        C.check(re.search(rf"^### .*--{re.escape(name)}\b", options_md, re.M),
+                f"docs/options.md has a section for --{name}")
+    p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", page], capture_output=True,
+                       text=True)
+    C.check(p.returncode == 0 and not p.stderr.strip(), f"groff warnings: {p.stderr.strip()}")
+    # installed: the binary and the page where man finds them
+    build = os.path.dirname(binary)
+    prefix = os.path.join(tmp, "prefix")
+    p = subprocess.run(["cmake", "--install", build, "--prefix", prefix],
+                       capture_output=True, text=True)
+    C.eq(p.returncode, 0, f"cmake --install: {p.stderr.strip()}")
+    C.check(os.access(os.path.join(prefix, "bin", "expectscope"), os.X_OK),
+            "cmake --install: bin/expectscope")
+    installed = os.path.join(prefix, "share", "man", "man1", "expectscope.1")
+    C.check(os.path.exists(installed), "cmake --install: share/man/man1/expectscope.1")
+    p = subprocess.run(["man", "-M", os.path.join(prefix, "share", "man"), "expectscope"],
+                       capture_output=True, text=True, env=dict(os.environ, MANPAGER="cat",
+                                                                PAGER="cat", MANWIDTH="80"))
+    C.check(p.returncode == 0 and "passive analyzer" in p.stdout,
+            f"man finds the installed page ({p.stderr.strip()[:200]})")
+
+
+def area_docs(binary, srcdir, tmp):
+    """docs/ and the README name only files that are in the repository."""
+    files = glob.glob(os.path.join(srcdir, "docs", "*.md")) + \
+        [os.path.join(srcdir, "README.md"), os.path.join(srcdir, "docs", "expectscope.1")]
+    top = ("analyzer/", "dissectors/", "storage/", "tests/", "docs/", "scripts/", "bench/",
+           "contrib/", "web-export/", ".ci/")
+    for f in files:
+        text = open(f, encoding="utf-8").read().replace("\\-", "-")
+        for m in re.finditer(r"[\w./*<>{}-]+", text):
+            ref = m.group(0).rstrip(".,:;)")
+            if not ref.startswith(top) or any(c in ref for c in "*<>{}") or \
+                    ref.startswith("bench/out/"):  # patterns, and what benchmarks generate
+                continue
+            target = os.path.join(srcdir, ref)
+            C.check(glob.glob(target) or glob.glob(target + ".[ch]"),
+                    f"{os.path.relpath(f, srcdir)} names {ref}, which is not in the repository")
+
+
+AREAS = {"man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
          "show": area_show, "summary": area_summary, "waitlock": area_waitlock}
 
 
