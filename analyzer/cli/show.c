@@ -159,7 +159,7 @@ static void ladder(FILE *out, const struct dbr_rows *x)
         snprintf(ev[n++].note, sizeof ev[0].note, "final_ms");
     }
     qsort(ev, (size_t)n, sizeof *ev, by_time);
-    fprintf(out, "\n%17s%-*s%s\n", "", LANE / 2 + 1, "client", "server");
+    fprintf(out, "\n%17s%-*s%s\n", "", LANE + 2 - 6, "client", "server");
     for (int i = 0; i < n; i++)
         arrow(out, &ev[i]);
     if (is_null(x, "status"))
@@ -212,10 +212,12 @@ static int retries(FILE *out, struct dbr *r, const struct dbr_rows *x)
     if (!rows)
         return -1;
     int rc;
-    while ((rc = dbr_next(rows)) == 1)
-        fprintf(out, "\nretried by exchange %" PRId64 " (verdict %s)\n", int_of(rows, "id"),
-                is_null(rows, "verdict") ? "-"
-                                         : dbr_text(rows, col(rows, "verdict"), &(size_t){ 0 }));
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len;
+        const char *v = is_null(rows, "verdict") ? "-" : dbr_text(rows, col(rows, "verdict"),
+                                                                    &len);
+        fprintf(out, "\nretried by exchange %" PRId64 " (verdict %s)\n", int_of(rows, "id"), v);
+    }
     dbr_rows_free(rows);
     return rc;
 }
