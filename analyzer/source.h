@@ -33,15 +33,18 @@ struct source_stats {
     uint64_t kernel_drops; /* live capture: dropped by the kernel (pcap_stats ps_drop) */
     uint64_t if_drops;     /* live capture: dropped by the interface (ps_ifdrop) */
     uint32_t files;        /* inputs opened */
-    bool truncated;        /* some input ended inside a record */
+    uint32_t peak_open;    /* file source: most inputs open at once (lazy opening keeps
+                              this at 1 or 2 for rotated files); 0 for a live one */
+    bool truncated;        /* some input ended inside a record, or its compressed data
+                              broke */
 };
 
 enum source_event {
     SOURCE_PACKET,    /* *pkt is filled in */
     SOURCE_END,       /* no packet will come any more (every input read, or stopped) */
     SOURCE_TIMEOUT,   /* live: no packet within the read timeout; call again */
-    SOURCE_TRUNCATED, /* the current input ended inside a record; err says which; the
-                         next call goes on with the next input */
+    SOURCE_TRUNCATED, /* an input ended inside a record (or its compressed data broke);
+                         err says which; the next call goes on with the other inputs */
     SOURCE_ERROR,     /* a read error; err says what, naming the input; the run stops */
 };
 

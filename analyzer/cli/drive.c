@@ -22,7 +22,10 @@ static void on_signal(int sig)
 struct source *cli_open_inputs(const struct options *o)
 {
     char err[600];
-    struct source *src = source_file_open(o->inputs, o->n_inputs, err, sizeof err);
+    struct source_file_config cfg = { o->inputs, o->n_inputs, NULL };
+    enum source_file_error why;
+    /* a bad input and a bad filter give the same one line until -f is wired */
+    struct source *src = source_file_open(&cfg, err, sizeof err, &why);
     if (!src)
         fprintf(stderr, "expectscope: %s\n", err);
     return src;

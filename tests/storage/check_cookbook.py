@@ -5,8 +5,9 @@ result with the output the document shows.
   check_cookbook.py BINARY SRCDIR [--update]
 
 The corpus database is built as the document says: from SRCDIR,
-`expectscope analyze --db DB tests/pcap/*.pcap` (one run, the captures in bytewise
-sorted order), DB in a temporary directory that is removed afterwards.
+`expectscope analyze --db DB tests/pcap/*.pcap` (one run, the captures given in bytewise
+sorted order and merged by capture time), DB in a temporary directory that is removed
+afterwards.
 
 Every ```sql block is run with Python's sqlite3; the ```text block right after it must
 hold the result, formatted as:

@@ -1,6 +1,6 @@
-/* test_source.c: the file source: pcap and pcapng files written with pcapw, read one
- * after another, including the broken ones: truncated, not a capture, missing,
- * unsupported link. */
+/* test_source.c: the file source: pcap and pcapng files written with pcapw, merged by
+ * time, including the broken ones: truncated, not a capture, missing, unsupported
+ * link. */
 #include <pcap/dlt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,14 @@ static const char *tmp(const char *name)
 }
 
 static struct pcapw_pkt pk;
+
+/* source_file_open() on n inputs, no filter. */
+static struct source *open_files(const char *const *files, int n, char *err, size_t err_len)
+{
+    struct source_file_config cfg = { files, n, NULL };
+    enum source_file_error why;
+    return source_file_open(&cfg, err, err_len, &why);
+}
 
 /* An Ethernet/IPv4/TCP frame whose payload is `tag` (so packets can be told apart). */
 static void frame_eth(const char *tag)
@@ -129,7 +137,7 @@ static void test_several_files(void)
 
     const char *const files[] = { a, b, e, c, d };
     char err[512] = "";
-    struct source *cp = source_file_open(files, 5, err, sizeof err);
+    struct source *cp = open_files(files, 5, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp) {
         fprintf(stderr, "    %s\n", err);
@@ -164,7 +172,7 @@ static void test_several_files(void)
     source_free(cp);
 
     check_case("no inputs at all");
-    cp = source_file_open(files, 0, err, sizeof err);
+    cp = open_files(files, 0, err, sizeof err);
     CHECK(cp != NULL);
     if (cp) {
         expect_event(cp, SOURCE_END, NULL);
@@ -194,7 +202,7 @@ static void test_snaplen(void)
         CHECK_EQ(pcapw_close(w, 0), 0);
         const char *const files[] = { path };
         char err[512];
-        struct source *cp = source_file_open(files, 1, err, sizeof err);
+        struct source *cp = open_files(files, 1, err, sizeof err);
         CHECK(cp != NULL);
         if (!cp)
             continue;
@@ -242,7 +250,7 @@ static void test_truncated(void)
 
     const char *const files[] = { t1, t2, t3, ok };
     char err[512];
-    struct source *cp = source_file_open(files, 4, err, sizeof err);
+    struct source *cp = open_files(files, 4, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp)
         return;
@@ -273,7 +281,7 @@ static void test_truncated(void)
 static void expect_open_error(const char *const *files, int n, const char *want)
 {
     char err[512] = "";
-    struct source *cp = source_file_open(files, n, err, sizeof err);
+    struct source *cp = open_files(files, n, err, sizeof err);
     CHECK(cp == NULL);
     source_free(cp);
     CHECK_STR(err, want);
@@ -315,18 +323,19 @@ static void test_gzip(void)
 
     const char *const files[] = { gz, ngz, tgz };
     char err[512];
-    struct source *cp = source_file_open(files, 3, err, sizeof err);
+    struct source *cp = open_files(files, 3, err, sizeof err);
     CHECK(cp != NULL);
     if (!cp)
         return;
+    /* merged by time: tgz's first record ties with gz's and goes after it */
     expect_packet(cp, gz, 1, DLT_EN10MB, "z1", 56, 56);
-    expect_packet(cp, gz, 2, DLT_EN10MB, "z2", 56, 56);
-    expect_packet(cp, ngz, 3, DLT_EN10MB, "n1", 56, 56);
     expect_packet(cp, tgz, 1, DLT_EN10MB, "z1", 56, 56);
     char want[700];
     snprintf(want, sizeof want,
              "%s: truncated record after 1 packets; analysed up to the break", tgz);
     expect_event(cp, SOURCE_TRUNCATED, want);
+    expect_packet(cp, gz, 2, DLT_EN10MB, "z2", 56, 56);
+    expect_packet(cp, ngz, 3, DLT_EN10MB, "n1", 56, 56);
     expect_event(cp, SOURCE_END, NULL);
     uint64_t done, total;
     source_progress(cp, &done, &total);
@@ -367,12 +376,12 @@ static void test_bad_inputs(void)
 
     check_case("an empty file and a cut file header");
     char err[512] = "";
-    struct source *cp = source_file_open(&empty, 1, err, sizeof err);
+    struct source *cp = open_files(&empty, 1, err, sizeof err);
     CHECK(cp == NULL);
     CHECK(strncmp(err, empty, strlen(empty)) == 0);
     CHECK(strstr(err, ": not a pcap or pcapng file (") != NULL);
     CHECK(strchr(err, '\n') == NULL);
-    cp = source_file_open(&stub, 1, err, sizeof err);
+    cp = open_files(&stub, 1, err, sizeof err);
     CHECK(cp == NULL);
     CHECK(strncmp(err, stub, strlen(stub)) == 0);
     CHECK(strstr(err, ": not a pcap or pcapng file (") != NULL);
