@@ -526,8 +526,10 @@ bool instream_check_rest(struct instream *in)
     uint8_t *scratch = malloc(SCRATCH);
     if (!scratch)
         return false;
-    while (decoded_read(in, scratch, SCRATCH) > 0)
-        ;
+    uint64_t left = INSTREAM_CHECK_REST_MAX;
+    ssize_t got;
+    while (left > 0 && (got = decoded_read(in, scratch, SCRATCH)) > 0)
+        left = (uint64_t)got < left ? left - (uint64_t)got : 0;
     free(scratch);
     return in->why[0] != '\0';
 }

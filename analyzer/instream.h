@@ -73,10 +73,13 @@ uint64_t instream_pos(const struct instream *in);
  * "xz data cut short", "zstd data needs more than 256 MiB of memory (...)", ... */
 const char *instream_error(const struct instream *in);
 
-/* After a read failed for another reason (libpcap rejected a record), decode the rest
- * of a compressed stream to find out whether it is corrupt: true when instream_error()
- * now says so. Bounded by the input's size; false at once for a plain input. Use on
- * error paths only, after the FILE has been closed. */
+/* After a read failed for another reason (libpcap rejected a record), decode on, up to
+ * INSTREAM_CHECK_REST_MAX bytes, to find out whether the compressed stream is corrupt
+ * (a checksum often says so only at its end): true when instream_error() now says so.
+ * False at once for a plain input. The bound keeps a pipe that never ends (a live
+ * `tcpdump -w - | gzip`) from holding the run. Use on error paths only, after the FILE
+ * has been closed. */
+#define INSTREAM_CHECK_REST_MAX (64ull * 1024u * 1024u)
 bool instream_check_rest(struct instream *in);
 
 /* Free the stream and close its descriptor (unless the FILE took it over, or it is
