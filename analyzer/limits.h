@@ -53,4 +53,12 @@
  * keeps its best guess. */
 #define CLS_MAX_PACKETS 24u
 
+/* Memory one decompressor may use (instream.c): liblzma's memlimit for xz, and the
+ * largest zstd window (ZSTD_d_windowLogMax 28, 256 MiB; the zstd tool itself stops at
+ * 128 MiB without --memory). xz -9 needs 65 MiB, zstd --ultra -22 a 128 MiB window.
+ * An input past it is refused at open, or, when a later block asks for more, ends
+ * there like a truncated capture (runs.truncated, a warning naming the input). */
+#define SOURCE_DECOMPRESS_MEM_MAX (256ull * 1024u * 1024u)
+#define SOURCE_ZSTD_WINDOW_LOG_MAX 28
+
 #endif

@@ -33,15 +33,32 @@ struct source_stats {
     uint64_t kernel_drops; /* live capture: dropped by the kernel (pcap_stats ps_drop) */
     uint64_t if_drops;     /* live capture: dropped by the interface (ps_ifdrop) */
     uint32_t files;        /* inputs opened */
-    bool truncated;        /* some input ended inside a record */
+    uint32_t peak_open;    /* file source: most inputs open at once (lazy opening keeps
+                              this at 1 or 2 for rotated files); 0 for a live one */
+    bool truncated;        /* some input ended inside a record, or its compressed data
+                              broke */
+};
+
+/* One input of a source, and what identifies it, so that a database can tell a capture
+ * it already holds. A live source has one (its interface) without a fingerprint. */
+struct source_input {
+    const char *path;          /* as given ("-" for standard input); borrowed */
+    const char *compression;   /* "none", "gzip", "xz" or "zstd" */
+    int linktype;              /* DLT_ value */
+    uint64_t size;             /* bytes as stored (compressed); 0 for a pipe */
+    uint64_t first_packet_us;  /* capture time of its first record; 0 when it has none */
+    uint64_t head_hash;        /* 64-bit FNV-1a of its first SOURCE_HEAD_BYTES bytes,
+                                  decompressed (the capture as libpcap reads it) */
+    uint32_t head_bytes;       /* how many bytes head_hash covers (fewer for a short one) */
+    uint64_t packets;          /* records read from it so far */
 };
 
 enum source_event {
     SOURCE_PACKET,    /* *pkt is filled in */
     SOURCE_END,       /* no packet will come any more (every input read, or stopped) */
     SOURCE_TIMEOUT,   /* live: no packet within the read timeout; call again */
-    SOURCE_TRUNCATED, /* the current input ended inside a record; err says which; the
-                         next call goes on with the next input */
+    SOURCE_TRUNCATED, /* an input ended inside a record (or its compressed data broke);
+                         err says which; the next call goes on with the other inputs */
     SOURCE_ERROR,     /* a read error; err says what, naming the input; the run stops */
 };
 
@@ -55,6 +72,8 @@ struct source_ops {
     void (*progress)(const struct source *s, uint64_t *done, uint64_t *total);
     /* the counters; a live source refreshes its drop counters here */
     const struct source_stats *(*stats)(struct source *s);
+    /* its inputs in the order given; NULL when it has none to tell (optional) */
+    const struct source_input *(*inputs)(const struct source *s, int *n);
     void (*free)(struct source *s);
 };
 
@@ -82,6 +101,14 @@ static inline void source_progress(const struct source *s, uint64_t *done, uint6
 static inline const struct source_stats *source_stats(struct source *s)
 {
     return s->ops->stats(s);
+}
+
+/* The source's inputs, n of them (0 and NULL when it tells none). Valid for the
+ * source's life; their packet counts move as it is read. */
+static inline const struct source_input *source_inputs(const struct source *s, int *n)
+{
+    *n = 0;
+    return s->ops->inputs ? s->ops->inputs(s, n) : NULL;
 }
 
 static inline bool source_is_live(const struct source *s)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
-            node-llhttp zlib1g-dev)
+            node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
 test_pkgs=(python3 sqlite3 clang man-db)
 
 want=("${build_pkgs[@]}")

@@ -559,6 +559,56 @@ static void scratch_remove(struct scratch *s)
     rmdir(s->dir);
 }
 
+/* ---- nothing counted twice ------------------------------------------------------- */
+
+static bool same_capture(const struct source_input *a, const struct source_input *b)
+{
+    return a->head_hash == b->head_hash && a->head_bytes == b->head_bytes &&
+           a->first_packet_us == b->first_packet_us;
+}
+
+/* A capture given twice, or one the database already holds, would be counted twice:
+ * refuse it, naming where it was seen, unless --again. An input with no packet has
+ * nothing to count. 0, or -1 after one line on stderr. */
+static int refuse_duplicates(const struct options *o, struct source *src, struct db *db)
+{
+    if (o->again)
+        return 0;
+    int n;
+    const struct source_input *in = source_inputs(src, &n);
+    for (int i = 0; i < n; i++) {
+        if (!in[i].first_packet_us)
+            continue;
+        for (int k = 0; k < i; k++) {
+            if (same_capture(&in[i], &in[k])) {
+                fprintf(stderr, "expectscope: %s: the same capture as %s, given twice "
+                        "(--again analyses it twice)\n", in[i].path, in[k].path);
+                return -1;
+            }
+        }
+        struct db_input want = { in[i].path, in[i].compression, in[i].linktype, in[i].size,
+                                 in[i].first_packet_us, in[i].head_hash, in[i].head_bytes };
+        struct db_seen seen;
+        int found = db ? db_find_input(db, &want, &seen) : 0;
+        if (found < 0) {
+            fprintf(stderr, "expectscope: %s\n", db_error(db));
+            return -1;
+        }
+        if (found) {
+            char when[40];
+            time_t t = (time_t)(seen.started_us / 1000000u);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+            fprintf(stderr, "expectscope: %s: already in run %" PRId64 " of %s (analysed %s,"
+                    " %s); --again analyses it anew\n", in[i].path, seen.run_id, o->db_path,
+                    when, seen.state);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- the command ------------------------------------------------------------------- */
 
 int cmd_analyze(const struct options *o)
@@ -570,9 +620,10 @@ int cmd_analyze(const struct options *o)
     struct pipeline *p = NULL;
     int rc = EXIT_INPUT;
     char err[600];
-    struct source *src = cli_open_inputs(o);
+    int status;
+    struct source *src = cli_open_inputs(o, &status);
     if (!src)
-        return EXIT_INPUT;
+        return status;
     a.servers = calloc(MAX_SERVERS, sizeof *a.servers);
     a.wait_bins = calloc(WAIT_BINS + 1, sizeof *a.wait_bins);
     if (!a.servers || !a.wait_bins) {
@@ -589,6 +640,8 @@ int cmd_analyze(const struct options *o)
         fprintf(stderr, "expectscope: %s\n", err);
         goto out;
     }
+    if (refuse_duplicates(o, src, o->db_path ? db : NULL) != 0)
+        goto out;
     struct pipeline_observer obs = { on_exchange, on_flow, &a };
     struct pipeline_config cfg = o->pipe;
     cfg.db = db;

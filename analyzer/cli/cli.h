@@ -76,9 +76,10 @@ int cmd_flows(const struct options *o);
 int cmd_report(const struct options *o);
 int cmd_show(const struct options *o);
 
-/* Shared by analyze and flows (drive.c): open the inputs as a file source, or say why
- * in one line and return NULL. */
-struct source *cli_open_inputs(const struct options *o);
+/* Shared by analyze and flows (drive.c): open the inputs (and the filter) as a file
+ * source, or say why in one line and return NULL with the exit status in *status
+ * (EXIT_USAGE for a filter that does not compile, EXIT_INPUT otherwise). */
+struct source *cli_open_inputs(const struct options *o, int *status);
 
 /* Run a pipeline to the end of its source, or until SIGINT, SIGTERM or SIGHUP: a progress bar
  * on stderr for large inputs on a terminal (unless quiet), warnings on stderr, then

@@ -19,17 +19,17 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
-struct source *cli_open_inputs(const struct options *o)
+struct source *cli_open_inputs(const struct options *o, int *status)
 {
     char err[600];
-    if (o->filter) { /* wired in with the input layer */
-        fprintf(stderr, "expectscope: filters are not supported yet\n");
-        return NULL;
-    }
-    struct source *src = source_file_open((const char *const *)o->inputs, o->n_inputs, err,
-                                          sizeof err);
-    if (!src)
+    struct source_file_config cfg = { (const char *const *)o->inputs, o->n_inputs,
+                                      o->filter };
+    enum source_file_error why;
+    struct source *src = source_file_open(&cfg, err, sizeof err, &why);
+    if (!src) {
         fprintf(stderr, "expectscope: %s\n", err);
+        *status = why == SOURCE_FILE_BAD_FILTER ? EXIT_USAGE : EXIT_INPUT;
+    }
     return src;
 }
 

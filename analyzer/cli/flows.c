@@ -87,9 +87,10 @@ static void summary(const struct pipeline_totals *t)
 int cmd_flows(const struct options *o)
 {
     struct lines ls = { 0 };
-    struct source *src = cli_open_inputs(o);
+    int status;
+    struct source *src = cli_open_inputs(o, &status);
     if (!src)
-        return EXIT_INPUT;
+        return status;
     struct pipeline_observer obs = { NULL, on_flow, &ls };
     struct pipeline_config cfg = o->pipe;
     cfg.dissect = false; /* flows and their counters only */

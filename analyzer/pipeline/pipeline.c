@@ -19,6 +19,7 @@ struct pipeline {
     struct verdict_engine *verdict;
     struct exchange_sink xsink;
     struct pipeline_totals tot;
+    uint64_t *input_packets;      /* per input of the source, at the end of the run */
     bool drained;
 };
 
@@ -96,6 +97,8 @@ static void on_release(void *ctx, struct flow *f)
         o->flow(o->ctx, &r);
 }
 
+static int begin_run(struct pipeline *p, char *err, size_t err_len);
+
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *src,
                               char *err, size_t err_len)
 {
@@ -132,21 +135,44 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
         pipeline_free(p);
         return NULL;
     }
-    if (cfg->db) {
-        char opts[256];
-        pipeline_config_json(cfg, opts, sizeof opts);
-        struct db_run_info info = {
-            .mode = source_is_live(src) ? "live" : "file",
-            .source = source_name(src),
-            .options = opts,
-            .started_us = wall_us(),
-        };
-        if (db_run_begin(cfg->db, &info, err, err_len) != 0) {
-            pipeline_free(p);
-            return NULL;
-        }
+    if (cfg->db && begin_run(p, err, err_len) != 0) {
+        pipeline_free(p);
+        return NULL;
     }
     return p;
+}
+
+/* The run's row and its inputs (their fingerprints tell a capture seen again). */
+static int begin_run(struct pipeline *p, char *err, size_t err_len)
+{
+    const struct pipeline_config *cfg = &p->cfg;
+    struct source *src = p->src;
+    int n = 0;
+    const struct source_input *in = source_inputs(src, &n);
+    struct db_input *rows = n ? calloc((size_t)n, sizeof *rows) : NULL;
+    p->input_packets = n ? calloc((size_t)n, sizeof *p->input_packets) : NULL;
+    if (n && (!rows || !p->input_packets)) {
+        free(rows);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        rows[i] = (struct db_input){ in[i].path, in[i].compression, in[i].linktype,
+                                     in[i].size, in[i].first_packet_us, in[i].head_hash,
+                                     in[i].head_bytes };
+    char opts[256];
+    pipeline_config_json(cfg, opts, sizeof opts);
+    struct db_run_info info = {
+        .mode = source_is_live(src) ? "live" : "file",
+        .source = source_name(src),
+        .options = opts,
+        .started_us = wall_us(),
+        .inputs = rows,
+        .n_inputs = n,
+    };
+    int rc = db_run_begin(cfg->db, &info, err, err_len);
+    free(rows);
+    return rc;
 }
 
 static void packet(struct pipeline *p, const struct source_packet *sp)
@@ -244,6 +270,14 @@ static int finish_run(struct pipeline *p, char *err, size_t err_len)
         .parse_errors = t->http.parse_errors,
         .pipeline_overflows = t->http.pipeline_overflow + t->http.live_overflow,
     };
+    int n = 0;
+    const struct source_input *in = source_inputs(p->src, &n);
+    if (p->input_packets) {
+        for (int i = 0; i < n; i++)
+            p->input_packets[i] = in[i].packets;
+        st.input_packets = p->input_packets;
+        st.n_inputs = n;
+    }
     if (db_run_end(p->cfg.db, &st) != 0) {
         snprintf(err, err_len, "%s", db_error(p->cfg.db));
         return -1;
@@ -269,5 +303,6 @@ void pipeline_free(struct pipeline *p)
     flow_table_free(p->ft);
     h1_free(p->h1);
     verdict_free(p->verdict);
+    free(p->input_packets);
     free(p);
 }

@@ -4,7 +4,7 @@ pipes, signals, locks.
 
   test_cli.py AREA BINARY SRCDIR
 
-AREA is one of: help options list pipe show summary waitlock report man docs.
+AREA is one of: help options list pipe show summary waitlock report man docs inputs.
 BINARY is the expectscope executable, SRCDIR the source tree (tests/pcap holds the
 real-traffic corpus). Each area works in its own temporary directory and removes it.
 Exit status 0 when every check passed, 1 otherwise (each failed check is printed).
@@ -278,7 +278,10 @@ def area_summary(binary, srcdir, tmp):
     C.eq(shown, [v for v in order if v in shown], "summary: verdicts in severity order")
     C.check(re.search(r"^  expectation_failed +\d+ +\d+  417 Expectation Failed$", out, re.M),
             "summary: a verdict line has counts and a meaning")
-    C.check(re.search(r"^flags: .*gap \d+", out, re.M), "summary: the flags that matter")
+    gaps = run(binary, ["analyze", "--no-db", pcap(srcdir, "gap-body.pcap")], tmp).stdout
+    C.check(re.search(r"^flags: .*gap \d+", gaps, re.M), "summary: the flags that matter")
+    C.check(re.search(r"^warning: the capture lost bytes in \d+ HTTP", gaps, re.M),
+            "summary: a warning about lost bytes")
     C.check(re.search(r"^timeout fallback waits \(\d+ exchanges\):\n  min \d+ ms", out, re.M),
             "summary: the spread of fallback waits")
     C.check(re.search(r"^capture: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to ", out, re.M),
@@ -474,7 +477,55 @@ def area_docs(binary, srcdir, tmp):
                     f"{os.path.relpath(f, srcdir)} names {ref}, which is not in the repository")
 
 
-AREAS = {"man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
+def area_inputs(binary, srcdir, tmp):
+    """-r and BPF filters as tcpdump takes them; nothing counted twice."""
+    cap = pcap(srcdir, "expect-417-retry.pcap")
+    every = tsv(run(binary, ["analyze", "--no-db", "--list", "-q", cap], tmp).stdout)
+    C.check(len(every) == 2, f"the capture has two exchanges ({len(every)})")
+    for args, want, what in (
+            (["-r", cap, "tcp", "port", "8081"], len(every), "-r FILE with filter words"),
+            (["-r", cap, "port", "9"], 0, "-r FILE with a filter nothing matches"),
+            (["-f", "port 8081", cap], len(every), "-f EXPR"),
+            (["--filter", "port 9", cap], 0, "--filter EXPR that matches nothing")):
+        p = run(binary, ["analyze", "--no-db", "--list", "-q"] + args, tmp)
+        C.eq(p.returncode, 0, f"{what}: exit status ({p.stderr.strip()})")
+        C.eq(len(tsv(p.stdout)), want, f"{what}: exchanges listed")
+    one_line_error(run(binary, ["analyze", "--no-db", "-r", cap, "port"], tmp), 2,
+                   "filter 'port'", "a filter that does not compile")
+    one_line_error(run(binary, ["flows", "-f", "tcp[", cap], tmp), 2, "filter",
+                   "flows: a filter that does not compile")
+    one_line_error(run(binary, ["analyze", "--no-db", "-f", "tcp", "-r", cap, "port", "80"],
+                       tmp), 2, "one or the other", "-f and filter words both")
+    # the same capture twice: refused with a line naming the run, unless --again
+    dbp = os.path.join(tmp, "dup.db")
+    C.eq(run(binary, ["analyze", "-q", "--db", dbp, cap], tmp).returncode, 0, "first run")
+    gz = os.path.join(tmp, "copy.pcap.gz")
+    subprocess.run(f"gzip -c {cap} > {gz}", shell=True, check=True)
+    for args, what in ((["analyze", "-q", "--db", dbp, cap], "the same file"),
+                       (["analyze", "-q", "--db", dbp, gz], "the same capture gzipped")):
+        one_line_error(run(binary, args, tmp), 1, "already in run 1", f"{what} again")
+    with open(cap, "rb") as f:
+        p = subprocess.run([binary, "analyze", "-q", "--db", dbp, "-"], cwd=tmp, stdin=f,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    one_line_error(p, 1, "already in run 1", "the same capture on standard input")
+    one_line_error(run(binary, ["analyze", "--no-db", cap, gz], tmp), 1, "given twice",
+                   "the same capture twice in one command")
+    p = run(binary, ["analyze", "-q", "--db", dbp, "--again", gz], tmp)
+    C.eq(p.returncode, 0, f"--again: exit status ({p.stderr.strip()})")
+    db = sqlite3.connect(dbp)
+    rows = db.execute("SELECT run_id, seq, path, compression, size, head_hash, head_bytes,"
+                      " packets FROM inputs ORDER BY run_id").fetchall()
+    C.eq(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0], 2, "two runs, no more")
+    db.close()
+    C.eq(len(rows), 2, "the inputs table: one row per run's input")
+    if len(rows) == 2:
+        C.eq((rows[0][3], rows[1][3]), ("none", "gzip"), "inputs: compression")
+        C.eq(rows[0][5], rows[1][5], "inputs: the same head hash for the file and its gzip")
+        C.eq(rows[0][4], os.path.getsize(cap), "inputs: size as stored")
+        C.check(rows[0][7] and rows[0][7] == rows[1][7], f"inputs: packets read {rows}")
+
+
+AREAS = {"inputs": area_inputs, "man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
          "show": area_show, "summary": area_summary, "waitlock": area_waitlock}
 
 

@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import pcapfile  # noqa: E402  (tests/common/pcapfile.py)
+
 LIMIT = 4 * 1024 * 1024
 
 
@@ -34,7 +37,15 @@ def main():
     fails = []
     try:
         db = os.path.join(tmp, "full.db")
-        p = subprocess.run([binary, "analyze", "-q", "--db", db] + [cap] * 4000, cwd=tmp,
+        # the long input: 4000 copies of the capture, each a minute after the one before
+        # (the same file given 4000 times would be merged by time into one copy)
+        header, e, recs = pcapfile.read(cap)
+        long_cap = os.path.join(tmp, "long.pcap")
+        with open(long_cap, "wb") as f:
+            f.write(header)
+            for k in range(4000):
+                f.write(pcapfile.records_bytes(e, pcapfile.shifted(recs, 60 * k)))
+        p = subprocess.run([binary, "analyze", "-q", "--db", db, long_cap], cwd=tmp,
                            capture_output=True, text=True, preexec_fn=limited, timeout=600)
         lines = [l for l in p.stderr.splitlines() if l]
         if p.returncode != 1:

@@ -102,7 +102,7 @@ def main():
     caps = [os.path.join(srcdir, "tests", "pcap", c) for c in CAPTURES]
     tmp = tempfile.mkdtemp(prefix="es-oom-")
     try:
-        with_db = ["analyze", "-q", "--db", "@DB@"] + caps
+        with_db = ["analyze", "-q", "--again", "--db", "@DB@"] + caps
         template = os.path.join(tmp, "template.db")
         rc, _, _ = counts(binary, ["analyze", "-q", "--db", template] + caps, tmp)
         if rc != 0:

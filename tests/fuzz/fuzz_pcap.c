@@ -3,8 +3,8 @@
  * flow table, reassembly, the HTTP/1 dissector and the verdict engine. Classification
  * is left out (it is nDPI's code, not ours), and so is storage (SQLite's).
  *
- * Input: the whole file (pcap, pcapng, or either gzip-compressed: the file source
- * sniffs the gzip magic). It is handed to source_file_open() as /proc/self/fd/N of a
+ * Input: the whole file (pcap, pcapng, or either compressed with gzip, xz or zstd: the
+ * file source sniffs the magic). It is handed to source_file_open() as /proc/self/fd/N of a
  * memfd, so no file is left behind and nothing depends on the working directory.
  */
 #define _GNU_SOURCE /* memfd_create */
@@ -62,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     const char *paths[1] = { path };
     char err[512];
-    struct source *src = source_file_open(paths, 1, err, sizeof err);
+    struct source_file_config sfc = { paths, 1, NULL };
+    enum source_file_error why;
+    struct source *src = source_file_open(&sfc, err, sizeof err, &why);
     if (!src) {
         require(err[0] != '\0'); /* a refusal always says why */
         close(fd);

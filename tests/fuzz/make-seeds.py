@@ -10,6 +10,7 @@ describes; the encoders here must follow those formats. Standard library only.
 """
 import argparse
 import gzip
+import lzma
 import os
 import struct
 import sys
@@ -186,6 +187,17 @@ def pcapng_of(lt, pkts):
     return out
 
 
+def zstd_raw_frame(data):
+    """A zstd frame holding data in raw (stored) blocks: the standard library has no
+    zstd compressor, and the fuzzer mutates its way to compressed blocks from here."""
+    out = bytearray(b"\x28\xb5\x2f\xfd\xa0" + struct.pack("<I", len(data)))
+    for at in range(0, max(len(data), 1), 1 << 17):
+        block = data[at:at + (1 << 17)]
+        last = at + (1 << 17) >= len(data)
+        out += struct.pack("<I", (len(block) << 3) | int(last))[:3] + block
+    return bytes(out)
+
+
 def pcap_seeds():
     seeds = {}
     smallest = None
@@ -198,6 +210,10 @@ def pcap_seeds():
     name, data, lt, pkts = smallest
     seeds[name + "-pcapng"] = pcapng_of(lt, pkts)
     seeds[name + "-gzip"] = gzip.compress(data, mtime=0)
+    xz = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64)
+    seeds[name + "-xz"] = xz
+    seeds[name + "-xz-cut"] = xz[:len(xz) * 2 // 3]
+    seeds[name + "-zstd"] = zstd_raw_frame(data)
     seeds[name + "-truncated"] = data[:len(data) - 7]
     seeds["header-only"] = data[:24]
     # the same packets as raw IP (DLT_RAW 12 on Linux)

@@ -5,8 +5,8 @@ result with the output the document shows.
   check_cookbook.py BINARY SRCDIR [--update]
 
 The corpus database is built as the document says: from SRCDIR,
-`expectscope analyze --db DB tests/pcap/*.pcap` (one run, the captures in bytewise
-sorted order), DB in a temporary directory that is removed afterwards.
+`expectscope analyze --db DB CAPTURE` for each of tests/pcap/*.pcap in bytewise sorted
+order (one run each), DB in a temporary directory that is removed afterwards.
 
 Every ```sql block is run with Python's sqlite3; the ```text block right after it must
 hold the result, formatted as:
@@ -104,10 +104,11 @@ def build_db(binary, srcdir, db_path):
     pcaps = sorted(glob.glob(os.path.join("tests", "pcap", "*.pcap"), root_dir=srcdir))
     if not pcaps:
         raise RuntimeError(f"no captures in {srcdir}/tests/pcap")
-    p = subprocess.run([binary, "analyze", "-q", "--db", db_path] + pcaps, cwd=srcdir,
-                       capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise RuntimeError(f"analyze exit {p.returncode}: {p.stderr.strip()}")
+    for pcap in pcaps:  # one run each, as a sensor analyses files one by one
+        p = subprocess.run([binary, "analyze", "-q", "--db", db_path, pcap], cwd=srcdir,
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"analyze {pcap}: exit {p.returncode}: {p.stderr.strip()}")
 
 
 def main():

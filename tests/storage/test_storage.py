@@ -20,7 +20,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import pcapfile  # noqa: E402  (tests/common/pcapfile.py)
 
 # --- the storage contract of DESIGN.md ("Storage contract", schema version 1) ------
 CONTRACT = {
@@ -64,7 +68,7 @@ FLAGS = {"late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body",
 END_REASONS = {"fin", "rst", "timeout", "capture_end", "evicted"}
 
 TIMEOUT = 120          # any single command; only there so that a hang fails
-LONG_REPEATS = 40000   # arguments of the long run (interrupt and concurrent areas)
+LONG_REPEATS = 40000   # copies fed to the long run (interrupt and concurrent areas)
 
 
 class Checker:
@@ -435,14 +439,31 @@ def area_schema(binary, srcdir, tmp):
     nulls = q1(db, "SELECT COUNT(*) FROM v_exchanges WHERE via_proxy IS NULL")
     C.eq(nulls, 0, "v_exchanges.via_proxy is 0 or 1, never NULL")
 
-    # the same corpus as one run, as docs/sql-cookbook.md builds it
+    # The captures that overlap no other in time, as one run: inputs are merged by
+    # capture time (as mergecap does), so these give the rows of one run each. Those
+    # that overlap (gap-body, gap-headers and reordered replay curl-nginx-continue at
+    # its own times) merge into one stream and are left out of the comparison.
+    spans = {p: pcapfile.span(pcapfile.read(p)[2]) for p in pcaps}
+    apart = [p for p in pcaps
+             if not any(o != p and spans[o][0] <= spans[p][1] and spans[p][0] <= spans[o][1]
+                        for o in pcaps)]
+    C.check(len(apart) >= len(pcaps) - 4, f"captures that overlap no other: {len(apart)}")
+    ids = ",".join(str(run_of[os.path.basename(p)]) for p in apart)
+    sepp = os.path.join(tmp, "apart.db")
+    analyze_ok(binary, sepp, apart, tmp, "captures apart in time as one run")
+    sep = connect(sepp)
+    C.eq(q1(sep, "SELECT COUNT(*) FROM exchanges"),
+         q1(db, f"SELECT COUNT(*) FROM exchanges WHERE run_id IN ({ids})"),
+         "exchanges: one run over the captures apart in time against one run per capture")
+    C.eq(q1(sep, "SELECT COUNT(*) FROM flows"),
+         q1(db, f"SELECT COUNT(*) FROM flows WHERE run_id IN ({ids})"),
+         "flows: one run over the captures apart in time against one run per capture")
+    sep.close()
+
+    # the whole corpus as one run, as docs/sql-cookbook.md builds it
     allp = os.path.join(tmp, "all.db")
     analyze_ok(binary, allp, pcaps, tmp, "whole corpus as one run")
     one = connect(allp)
-    C.eq(q1(one, "SELECT COUNT(*) FROM exchanges"), q1(db, "SELECT COUNT(*) FROM exchanges"),
-         "exchanges: one run over the corpus against one run per capture")
-    C.eq(q1(one, "SELECT COUNT(*) FROM flows"), q1(db, "SELECT COUNT(*) FROM flows"),
-         "flows: one run over the corpus against one run per capture")
     check_consistency(one, "corpus as one run")
     check_server_timing(one, "corpus as one run")
     one.close()
@@ -458,9 +479,16 @@ def area_append(binary, srcdir, tmp):
         p = run(binary, ["analyze", "--no-db", "--list", "-q"] + inputs, tmp)
         C.eq(p.returncode, 0, f"--no-db --list of the {name} inputs")
         expected[name] = len(p.stdout.splitlines()) - 1
-    plan = [(first, "first"), (again, "again"), (again, "again")]
-    for i, (inputs, name) in enumerate(plan, 1):
-        p = run(binary, ["analyze", "--db", dbp] + inputs, tmp)
+    # the same capture a second time is refused, naming the run that holds it
+    plan = [(first, "first", []), (again, "again", []), (again, "again", ["--again"])]
+    for i, (inputs, name, flags) in enumerate(plan, 1):
+        if i == 3:
+            p = run(binary, ["analyze", "--db", dbp] + inputs, tmp)
+            lines = stderr_lines(p.stderr)
+            C.eq(p.returncode, 1, "the same capture again: refused")
+            C.check(len(lines) == 1 and "already in run 2" in lines[0] and "--again" in lines[0],
+                    f"the same capture again: one line naming run 2, got {lines}")
+        p = run(binary, ["analyze", "--db", dbp] + flags + inputs, tmp)
         C.eq(p.returncode, 0, f"analyze run {i} (stderr: {p.stderr.strip()})")
         C.check(f"stored as run {i} in {dbp}" in p.stdout,
                 f"analyze run {i}: summary does not say 'stored as run {i} in {dbp}':"
@@ -746,14 +774,25 @@ def area_refusal(binary, srcdir, tmp):
 
 
 def start_long(binary, srcdir, tmp, dbp):
-    """A long analyze: one capture given LONG_REPEATS times."""
-    link = os.path.join(tmp, "s.pcap")
-    if not os.path.exists(link):
-        os.symlink(pcap(srcdir, "slow-upload.pcap"), link)
+    """A long analyze: slow-upload.pcap LONG_REPEATS times over, each copy a minute after
+    the one before, written to its standard input by a thread (the same file given many
+    times would be merged by time into one copy with duplicates)."""
+    header, e, recs = pcapfile.read(pcap(srcdir, "slow-upload.pcap"))
     err = open(os.path.join(tmp, os.path.basename(dbp) + ".stderr"), "w+")
-    proc = subprocess.Popen([binary, "analyze", "-q", "--db", dbp] + ["s.pcap"] * LONG_REPEATS,
-                            cwd=tmp, stdout=subprocess.DEVNULL, stderr=err,
+    proc = subprocess.Popen([binary, "analyze", "-q", "--db", dbp, "-"], cwd=tmp,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                             start_new_session=True)
+
+    def feed():
+        try:
+            proc.stdin.write(header)
+            for k in range(LONG_REPEATS):
+                proc.stdin.write(pcapfile.records_bytes(e, pcapfile.shifted(recs, 60 * k)))
+            proc.stdin.close()
+        except (OSError, ValueError):
+            pass  # analyze was stopped: the pipe is closed
+
+    threading.Thread(target=feed, daemon=True).start()
     return proc, err
 
 
@@ -898,7 +937,7 @@ def area_concurrent(binary, srcdir, tmp):
     C.eq(q(db, "SELECT COUNT(*) FROM runs"), before, "locked database: no run added")
     C.eq(integrity(db), "ok", "locked database: integrity_check")
     db.close()
-    analyze_ok(binary, dbp, [late], tmp, "analyze once the lock is released")
+    analyze_ok(binary, dbp, ["--again", late], tmp, "analyze once the lock is released")
 
 
 def area_report(binary, srcdir, tmp):
