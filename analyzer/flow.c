@@ -297,6 +297,15 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
     return f;
 }
 
+void flow_table_advance(struct flow_table *t, uint64_t now_us)
+{
+    if (now_us <= t->now_us)
+        return;
+    t->now_us = now_us;
+    expire(t);
+    t->next_sweep_us = t->now_us + SWEEP_EVERY_US;
+}
+
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
 {
     struct flow_hit hit = { 0 };

@@ -103,6 +103,11 @@ uint32_t flow_table_capacity(const struct flow_table *t);
  * before returning. */
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *pkt);
 
+/* Move the table's clock on to now_us (never back) without a packet, and release the
+ * flows that have been idle or lingering long enough by then. For a live capture,
+ * whose packet times are wall-clock times: a quiet link still ends its flows. */
+void flow_table_advance(struct flow_table *t, uint64_t now_us);
+
 /* Release every flow still in the table, in order of creation: open ones with
  * END_CAPTURE_END, ended ones with their FIN/RST reason. */
 void flow_table_flush(struct flow_table *t);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "schema.h"
+#include "retain.h"
 #include "sqlh.h"
 #include "wqueue.h"
 
@@ -41,6 +42,9 @@ struct db {
     uint64_t busy_us;     /* writer thread: time inside SQLite */
     uint64_t wait_us;     /* analyzer thread: time inside db_ calls (serialising, and
                              waiting when every queue chunk is in flight) */
+    uint64_t retain_us;   /* --retain: rows older than this are pruned; 0: kept */
+    uint64_t next_prune_us;            /* writer thread, monotonic clock */
+    struct retain_counts pruned;       /* writer thread; read after the join */
     char err[600];
 };
 
@@ -69,6 +73,10 @@ static uint64_t now_us(int clock)
 
 /* Queue between the threads: 32 chunks of 512 KiB bound what is in flight. */
 enum { WQ_CHUNK_BYTES = 512 * 1024, WQ_CHUNKS = 32 };
+
+/* Pruning for --retain: at most this many batches of this many rows per table each
+ * time the writer prunes (a few tens of milliseconds), then back to the queue. */
+enum { RETAIN_BATCH_ROWS = 2000, RETAIN_BATCHES = 5 };
 
 static int fail(struct db *db, const char *what)
 {
@@ -386,7 +394,7 @@ out:
 
 #define STR_NULL UINT32_MAX
 
-enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_END };
+enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_PROGRESS, REC_END };
 
 enum { FS_CLIENT_IP, FS_SERVER_IP, FS_L7, FS_COUNT };
 
@@ -771,7 +779,9 @@ static int write_input_packets(struct db *db, const struct db_run_stats *s)
     return rc == SQLITE_DONE ? 0 : fail(db, "finishing the inputs");
 }
 
-static int write_end(struct db *db, const struct db_run_stats *s)
+/* The run's row: its counters while it goes on (final false: finished_at stays NULL),
+ * or its end. */
+static int update_run(struct db *db, const struct db_run_stats *s, bool final)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->conn,
@@ -806,10 +816,37 @@ static int write_end(struct db *db, const struct db_run_stats *s)
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return fail(db, "finishing the run");
+        return fail(db, final ? "finishing the run" : "updating the run");
     if (write_input_packets(db, s) != 0)
         return -1;
-    return commit(db);
+    return final ? commit(db) : 0;
+}
+
+/* Every few seconds of a run with a retention period: delete what has aged out, a
+ * batch at a time, in the open transaction (so it costs the capture nothing but this
+ * thread's time; the queue absorbs the wait). */
+static int maybe_prune(struct db *db)
+{
+    uint64_t now = now_us(CLOCK_MONOTONIC);
+    if (!db->retain_us || now < db->next_prune_us)
+        return 0;
+    double cutoff = (double)(now_us(CLOCK_REALTIME) - db->retain_us) / 1e6;
+    bool more = false;
+    for (int i = 0; i < RETAIN_BATCHES; i++) {
+        if (batch_open(db) != 0)
+            return -1;
+        if (retain_prune(db->conn, cutoff, RETAIN_BATCH_ROWS, &db->pruned, &more) != 0)
+            return fail(db, "pruning old rows");
+        if (commit(db) != 0)
+            return -1;
+        if (!more)
+            break;
+    }
+    /* soon again while there is a backlog; otherwise a tenth of the period, 1 s to 60 s */
+    uint64_t every = db->retain_us / 10;
+    every = every < 1000000u ? 1000000u : every > 60000000u ? 60000000u : every;
+    db->next_prune_us = now + (more ? 200000u : every);
+    return 0;
 }
 
 /* The writer: rows in, SQL out, until the run ends or a write fails. An open batch is
@@ -838,14 +875,19 @@ static void *writer_main(void *arg)
             case REC_EXCHANGE:
                 rc = write_exchange(db, rec);
                 break;
+            case REC_PROGRESS:
+                rc = update_run(db, &((const struct end_rec *)rec)->st, false);
+                break;
             case REC_END:
-                rc = write_end(db, &((const struct end_rec *)rec)->st);
+                rc = update_run(db, &((const struct end_rec *)rec)->st, true);
                 end = true;
                 break;
             }
             if (rc == 0 && !end)
                 rc = batch_row(db);
         }
+        if (rc == 0 && !end)
+            rc = maybe_prune(db);
         db->busy_us += now_us(CLOCK_MONOTONIC) - t0;
         if (rc != 0) {
             db->failed = true;
@@ -865,6 +907,39 @@ static void stop_writer(struct db *db)
     wq_abort(db->q); /* wake a producer stuck waiting for a chunk: there is none now */
     pthread_join(db->writer, NULL);
     db->writer_running = false;
+}
+
+void db_set_retention(struct db *db, uint64_t retain_us)
+{
+    db->retain_us = retain_us;
+}
+
+void db_flush(struct db *db)
+{
+    if (db->writer_running)
+        wq_flush(db->q);
+}
+
+int db_run_progress(struct db *db, const struct db_run_stats *s)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    struct end_rec *e = reserve(db, sizeof *e);
+    if (e) {
+        e->type = REC_PROGRESS;
+        e->st = *s;
+        e->st.finished_us = 0;
+        e->st.interrupted = false;
+    }
+    if (db->writer_running)
+        wq_flush(db->q);
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return e ? 0 : not_queued(db);
+}
+
+void db_pruned(const struct db *db, uint64_t *exchanges, uint64_t *flows)
+{
+    *exchanges = db->pruned.exchanges;
+    *flows = db->pruned.flows;
 }
 
 int db_run_end(struct db *db, const struct db_run_stats *s)

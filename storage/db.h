@@ -102,6 +102,23 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
 int db_flow(struct db *db, const struct flow_result *fl);
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
 
+/* Hand what is queued to the writer now instead of when a queue chunk fills: a live
+ * capture calls it every second, so that a reader sees an exchange about a second
+ * after it ends (the writer commits an idle batch within DB_BATCH_MAX_MS). */
+void db_flush(struct db *db);
+
+/* Queue an update of the run's row (its counters; finished_at stays NULL) while the
+ * run goes on: a live capture refreshes its packet and drop counts this way. 0, or -1
+ * as db_flow(). */
+int db_run_progress(struct db *db, const struct db_run_stats *st);
+
+/* Prune rows older than retain_us (by their capture time, against the wall clock) as
+ * the run goes on, in the writer thread (retain.h). Call before db_run_begin(). */
+void db_set_retention(struct db *db, uint64_t retain_us);
+
+/* Rows pruned so far; read after db_run_end(). */
+void db_pruned(const struct db *db, uint64_t *exchanges, uint64_t *flows);
+
 /* Finish the run: wait for the writer to write every row queued, update the run row
  * and commit. 0, or -1 with the first error in db_error(). */
 int db_run_end(struct db *db, const struct db_run_stats *st);

@@ -642,7 +642,7 @@ int cmd_analyze(const struct options *o)
     }
     if (refuse_duplicates(o, src, o->db_path ? db : NULL) != 0)
         goto out;
-    struct pipeline_observer obs = { on_exchange, on_flow, &a };
+    struct pipeline_observer obs = { .exchange = on_exchange, .flow = on_flow, .ctx = &a };
     struct pipeline_config cfg = o->pipe;
     cfg.db = db;
     cfg.observer = &obs;

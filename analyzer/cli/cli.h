@@ -54,6 +54,13 @@ struct options {
     int64_t run_id;              /* report --run N; 0: every run */
     bool latest;                 /* report --latest */
     int64_t exchange_id;         /* show ID */
+    const char *iface;           /* live -i */
+    int snaplen;                 /* live -s */
+    uint32_t buffer_kib;         /* live -B */
+    bool promisc;                /* live: not --no-promisc */
+    uint64_t duration_us;        /* live --duration; 0: until a signal */
+    const char *user;            /* live -Z */
+    uint64_t retain_us;          /* live --retain; 0: keep everything */
 };
 
 /* Parse argv into o. 0; -1 with a one-line reason in err (a usage error); -2 when
@@ -70,11 +77,12 @@ void cli_help(FILE *out, const struct command *cmd);
  * column `at` (where the cursor is), the others start at column `col`. */
 void cli_wrap(FILE *out, const char *text, int at, int col);
 
-/* The commands (analyze.c, flows.c, report.c, show.c). */
+/* The commands (analyze.c, flows.c, report.c, show.c, live.c). */
 int cmd_analyze(const struct options *o);
 int cmd_flows(const struct options *o);
 int cmd_report(const struct options *o);
 int cmd_show(const struct options *o);
+int cmd_live(const struct options *o);
 
 /* Shared by analyze and flows (drive.c): open the inputs (and the filter) as a file
  * source, or say why in one line and return NULL with the exit status in *status

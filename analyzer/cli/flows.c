@@ -91,7 +91,7 @@ int cmd_flows(const struct options *o)
     struct source *src = cli_open_inputs(o, &status);
     if (!src)
         return status;
-    struct pipeline_observer obs = { NULL, on_flow, &ls };
+    struct pipeline_observer obs = { .flow = on_flow, .ctx = &ls };
     struct pipeline_config cfg = o->pipe;
     cfg.dissect = false; /* flows and their counters only */
     cfg.observer = &obs;

@@ -15,9 +15,12 @@
 
 #include "cli.h"
 #include "limits.h"
+#include "source_live.h"
 
 enum opt_code {
     O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
+    O_INTERFACE = 'i', O_SNAPLEN = 's', O_BUFFER = 'B', O_USER = 'Z',
+    O_NO_PROMISC = 300, O_DURATION, O_RETAIN,
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
     O_LATEST,
@@ -35,7 +38,18 @@ static const struct optdef optdefs[] = {
     { "read", O_READ, "FILE",
       "read this capture ('-': standard input); repeatable; the words after the "
       "options are then a BPF filter, as with tcpdump -r" },
+    { "interface", O_INTERFACE, "IFACE",
+      "capture on this interface (a span port or a tap; 'any' for every one)" },
     { "filter", O_FILTER, "EXPR", "only packets that match this BPF filter (pcap-filter(7))" },
+    { "snaplen", O_SNAPLEN, "N", "bytes kept of each packet" },
+    { "buffer-size", O_BUFFER, "KIB", "the kernel's capture buffer, in KiB" },
+    { "no-promisc", O_NO_PROMISC, NULL, "do not put the interface in promiscuous mode" },
+    { "duration", O_DURATION, "SEC", "stop after SEC seconds (else at SIGINT or SIGTERM)" },
+    { "user", O_USER, "USER",
+      "drop root for USER once the interface and the database are open" },
+    { "retain", O_RETAIN, "HOURS",
+      "delete rows older than HOURS as the capture goes on, so the database stops "
+      "growing" },
     { "db", O_DB, "FILE", "the SQLite database; analyze appends a run to it" },
     { "no-db", O_NO_DB, NULL, "write no database" },
     { "again", O_AGAIN, NULL,
@@ -77,6 +91,10 @@ static const char *const flows_takes[] = {
     "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
 static const char *const show_takes[] = { "db", "help", NULL };
+static const char *const live_takes[] = {
+    "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
+    "retain", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
+    "stall-ms", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
 static const struct command commands[] = {
     { "analyze", "follow every HTTP exchange and its Expect handshake into the database",
@@ -87,6 +105,14 @@ static const struct command commands[] = {
       "summary. CAPTURE is a pcap or pcapng file, plain or compressed (gzip, xz, zstd); "
       "'-' reads standard input. Several captures are merged by packet time.",
       analyze_takes, 1, -1, cmd_analyze },
+    { "live", "watch an interface (a span port, a tap): the same analysis, continuously",
+      "-i IFACE [options] [FILTER]",
+      "Capture on an interface with libpcap and run the same analysis as analyze, until "
+      "SIGINT or SIGTERM (or --duration): exchanges are in the database about a second "
+      "after they end, kernel and interface drops are recorded in the run every few "
+      "seconds, and idle flows end on wall-clock time on a quiet link. The words after "
+      "the options are a BPF filter, as with tcpdump.",
+      live_takes, 0, -1, cmd_live },
     { "flows", "one line per TCP flow (compare with tshark -z conv,tcp)",
       "[options] CAPTURE...\n"
       "       expectscope flows [options] -r FILE [-r FILE]... [FILTER]",
@@ -123,6 +149,9 @@ static void options_defaults(struct options *o)
     memset(o, 0, sizeof *o);
     pipeline_config_defaults(&o->pipe);
     o->db_path = "expectscope.db";
+    o->snaplen = SOURCE_LIVE_SNAPLEN;
+    o->buffer_kib = SOURCE_LIVE_BUFFER_KIB;
+    o->promisc = true;
 }
 
 /* ---- help --------------------------------------------------------------------- */
@@ -155,6 +184,12 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_OOO_CAP:
         snprintf(buf, len, "%llu", (unsigned long long)(p->ooo_cap_bytes >> 20));
+        break;
+    case O_SNAPLEN:
+        snprintf(buf, len, "%d", d->snaplen);
+        break;
+    case O_BUFFER:
+        snprintf(buf, len, "%u", d->buffer_kib);
         break;
     }
 }
@@ -303,6 +338,48 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_NO_DB:
         o->db_path = NULL;
         return 0;
+    case O_INTERFACE:
+        if (!*arg) {
+            snprintf(err, len, "-i needs an interface name");
+            return -1;
+        }
+        o->iface = arg;
+        return 0;
+    case O_SNAPLEN:
+        if (parse_u64(arg, 64, 262144, &v) == 0) {
+            o->snaplen = (int)v;
+            return 0;
+        }
+        range = "-s takes bytes from 64 to 262144";
+        break;
+    case O_BUFFER:
+        if (parse_u64(arg, 64, 4194304, &v) == 0) {
+            o->buffer_kib = (uint32_t)v;
+            return 0;
+        }
+        range = "-B takes KiB from 64 to 4194304";
+        break;
+    case O_NO_PROMISC:
+        o->promisc = false;
+        return 0;
+    case O_DURATION:
+        if (parse_duration(arg, 1000000, 1000, 31536000000000ull, &o->duration_us) == 0)
+            return 0;
+        range = "--duration takes seconds from 0.001 to 31536000";
+        break;
+    case O_USER:
+        if (!*arg) {
+            snprintf(err, len, "-Z needs a user name");
+            return -1;
+        }
+        o->user = arg;
+        return 0;
+    case O_RETAIN:
+        if (parse_duration(arg, 3600000000ull, 1000000, 87600ull * 3600000000ull,
+                           &o->retain_us) == 0)
+            return 0;
+        range = "--retain takes hours from 0.0003 (1 s) to 87600";
+        break;
     case O_AGAIN:
         o->again = true;
         return 0;
@@ -510,6 +587,13 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
                                          "analyze?)",
                  c->name, n_rest);
         return -1;
+    }
+    if (c->run == cmd_live) { /* tcpdump -i IFACE port 80 */
+        if (!o->iface) {
+            snprintf(err, len, "live needs an interface: -i IFACE ('any' for every one)");
+            return -1;
+        }
+        return n_rest ? join_filter(o, rest, n_rest, err, len) : 0;
     }
     if (c->run == cmd_show) {
         uint64_t id;

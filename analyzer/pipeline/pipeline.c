@@ -20,6 +20,7 @@ struct pipeline {
     struct exchange_sink xsink;
     struct pipeline_totals tot;
     uint64_t *input_packets;      /* per input of the source, at the end of the run */
+    uint64_t next_tick_us, next_progress_us; /* live: monotonic clock */
     bool drained;
 };
 
@@ -199,9 +200,43 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
         reasm_close(p->ra, hit.f, (enum end_reason)hit.f->end_reason, d.ts_us);
 }
 
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void fill_run_stats(struct pipeline *p, struct db_run_stats *st);
+
+/* A live source's clock (PIPELINE_TICK_US): whether packets come or not. */
+static void tick(struct pipeline *p)
+{
+    uint64_t now = monotonic_us();
+    if (now < p->next_tick_us)
+        return;
+    p->next_tick_us = now + PIPELINE_TICK_US;
+    /* a live capture's packet times are wall-clock times */
+    flow_table_advance(p->ft, wall_us());
+    if (p->cfg.db && !p->tot.storage_failed) {
+        if (now >= p->next_progress_us) {
+            p->next_progress_us = now + PIPELINE_PROGRESS_US;
+            struct db_run_stats st;
+            fill_run_stats(p, &st);
+            if (db_run_progress(p->cfg.db, &st) != 0)
+                write_failed(p);
+        }
+        db_flush(p->cfg.db);
+    }
+    const struct pipeline_observer *o = p->cfg.observer;
+    if (o && o->tick)
+        o->tick(o->ctx, p);
+}
+
 enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char *msg,
                                   size_t msg_len)
 {
+    bool live = source_is_live(p->src);
     msg[0] = '\0';
     if (p->tot.ended)
         return PIPELINE_END;
@@ -214,8 +249,12 @@ enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char
         switch (source_next(p->src, &sp, msg, msg_len)) {
         case SOURCE_PACKET:
             packet(p, &sp);
+            if (live && (n & 1023) == 0)
+                tick(p);
             break;
         case SOURCE_TIMEOUT:
+            if (live)
+                tick(p);
             return PIPELINE_IDLE;
         case SOURCE_TRUNCATED:
             return PIPELINE_WARNING;
@@ -223,6 +262,7 @@ enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char
             p->tot.ended = true;
             return PIPELINE_END;
         case SOURCE_ERROR:
+            p->tot.source_failed = true;
             return PIPELINE_ERROR;
         }
     }
@@ -244,20 +284,21 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
     return t;
 }
 
-/* The run's row at its end. */
-static int finish_run(struct pipeline *p, char *err, size_t err_len)
+/* The run's row: its counters, and at the end whether it ended well. */
+static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
 {
     const struct pipeline_totals *t = pipeline_totals(p);
     uint64_t undecodable = t->dec[DEC_TRUNCATED] + t->dec[DEC_BAD_IP] + t->dec[DEC_BAD_TCP] +
                            t->dec[DEC_TOO_DEEP] + t->dec[DEC_UNSUPPORTED_LINK];
-    struct db_run_stats st = {
+    *st = (struct db_run_stats){
         .finished_us = wall_us(),
         .packets = t->source.packets,
         .bytes = t->source.bytes,
         .kernel_drops = t->source.kernel_drops,
         .if_drops = t->source.if_drops,
         .truncated = t->source.truncated,
-        .interrupted = !t->ended || t->storage_failed,
+        .interrupted = (!t->ended && !source_is_live(p->src)) || t->source_failed ||
+                       t->storage_failed,
         .first_packet_us = t->first_packet_us,
         .last_packet_us = t->last_packet_us,
         .tcp_flows = t->flows.created,
@@ -275,9 +316,15 @@ static int finish_run(struct pipeline *p, char *err, size_t err_len)
     if (p->input_packets) {
         for (int i = 0; i < n; i++)
             p->input_packets[i] = in[i].packets;
-        st.input_packets = p->input_packets;
-        st.n_inputs = n;
+        st->input_packets = p->input_packets;
+        st->n_inputs = n;
     }
+}
+
+static int finish_run(struct pipeline *p, char *err, size_t err_len)
+{
+    struct db_run_stats st;
+    fill_run_stats(p, &st);
     if (db_run_end(p->cfg.db, &st) != 0) {
         snprintf(err, err_len, "%s", db_error(p->cfg.db));
         return -1;

@@ -30,14 +30,25 @@
 #include "source.h"
 #include "verdict.h"
 
+struct pipeline;
+
 /* Borrowed for one call each; may be NULL. */
 struct pipeline_observer {
     /* an exchange was judged (verdict, flags, retry_of set) and queued for storage */
     void (*exchange)(void *ctx, const struct flow *f, const struct exchange *x);
     /* a flow left the analysis, after all its exchanges */
     void (*flow)(void *ctx, const struct flow_result *r);
+    /* a live source: about once a second of wall time (metrics, a status line) */
+    void (*tick)(void *ctx, struct pipeline *p);
     void *ctx;
 };
+
+/* A live source's clock: every PIPELINE_TICK_US of wall time the flow table's clock
+ * moves on (idle flows end on a quiet link), queued rows go to the writer, and the
+ * observer ticks; every PIPELINE_PROGRESS_US the run's row gets its counters (packets,
+ * drops). */
+#define PIPELINE_TICK_US 1000000u
+#define PIPELINE_PROGRESS_US 5000000u
 
 struct pipeline_config {
     struct flow_config flow;       /* table size, idle timeout, linger */
@@ -69,6 +80,8 @@ struct pipeline_totals {
     uint64_t flow_verdicts[V_COUNT];/* finished flows by their verdict */
     uint64_t first_packet_us, last_packet_us;
     bool ended;                     /* the source reported its end */
+    bool source_failed;             /* the source reported an error (a read error, an
+                                       interface that went away) */
     bool storage_failed;            /* a database write failed: the run stopped */
 };
 
@@ -79,8 +92,6 @@ enum pipeline_state {
     PIPELINE_END,     /* the source has no more packets */
     PIPELINE_ERROR,   /* msg holds why the run cannot go on (a read or a write error) */
 };
-
-struct pipeline;
 
 /* Build the layers for cfg and src (both borrowed for the pipeline's life); when
  * cfg->db is set, begin the run's row (mode, the source's name, the options). NULL
@@ -95,9 +106,10 @@ enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char
 
 /* End the run: every flow still in the table leaves it (open ones as capture_end),
  * its exchanges are judged and stored, and the run's row is finished, marked
- * interrupted when the source had not ended or a write failed. Call once; stopping
- * early (a signal) is calling it before PIPELINE_END. 0, or -1 with one line in err
- * (a database error, naming the database). */
+ * interrupted when a file source had not reached its end (a signal stopped it), the
+ * source failed, or a write failed. A live source has no end: stopping it (a signal,
+ * --duration) is how its run ends. Call once. 0, or -1 with one line in err (a
+ * database error, naming the database). */
 int pipeline_drain(struct pipeline *p, char *err, size_t err_len);
 
 /* The run's counters so far (all of them after pipeline_drain()). Valid until the

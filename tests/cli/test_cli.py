@@ -25,7 +25,7 @@ import tempfile
 import time
 
 TIMEOUT = 120
-COMMANDS = ["analyze", "flows", "report", "show"]
+COMMANDS = ["analyze", "live", "flows", "report", "show"]
 
 
 class Checker:
@@ -124,8 +124,8 @@ def area_help(binary, srcdir, tmp):
 def area_options(binary, srcdir, tmp):
     late = pcap(srcdir, "late-100.pcap")
     for args, want in (
-            (["flows", "--db", "x.db", late], "--db goes with analyze, report, show"),
-            (["report", "-q"], "-q goes with analyze, flows"),
+            (["flows", "--db", "x.db", late], "--db goes with analyze, live, report, show"),
+            (["report", "-q"], "-q goes with analyze, live, flows"),
             (["report", "--list"], "--list goes with analyze"),
             (["show", "--json", "1"], "--json goes with report"),
             (["analyze", "--bogus", late], "unknown option --bogus"),

@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct seen seen = { 0, 0, 0 };
-    struct pipeline_observer obs = { on_exchange, on_flow, &seen };
+    struct pipeline_observer obs = { .exchange = on_exchange, .flow = on_flow, .ctx = &seen };
     struct pipeline_config cfg;
     pipeline_config_defaults(&cfg);
     cfg.flow.max_flows = 16; /* small: eviction is reached */

@@ -1,0 +1,184 @@
+/* live.c: the `live` command: the same pipeline as analyze, on packets from an
+ * interface, until SIGINT, SIGTERM or SIGHUP (or --duration), with a status line on a
+ * terminal and one summary line at the end. See cli.h.
+ *
+ * Owns: the signal handlers and the status line while it runs; the privilege drop.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "source_live.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct live {
+    const struct options *o;
+    bool status;              /* a status line on stderr (a terminal, not --quiet) */
+    uint64_t problems;        /* exchanges whose verdict is not plain or continue_ok */
+};
+
+static void on_exchange(void *ctx, const struct flow *f, const struct exchange *x)
+{
+    struct live *l = ctx;
+    (void)f;
+    if (x->verdict != V_PLAIN && x->verdict != V_CONTINUE_OK)
+        l->problems++;
+}
+
+/* About once a second. */
+static void on_tick(void *ctx, struct pipeline *p)
+{
+    struct live *l = ctx;
+    if (!l->status)
+        return;
+    const struct pipeline_totals *t = pipeline_totals(p);
+    fprintf(stderr, "\r%s: %" PRIu64 " packets, %" PRIu64 " dropped, %" PRIu64 " flows, %"
+            PRIu64 " exchanges (%" PRIu64 " problems)   ", l->o->iface, t->source.packets,
+            t->source.kernel_drops + t->source.if_drops, t->flows.created,
+            t->http.exchanges, l->problems);
+}
+
+/* tcpdump -Z: once the interface and the database are open, run as USER: supplementary
+ * groups cleared (initgroups: the user's own), then the group, then the user. The
+ * database files become USER's, so that SQLite can go on writing them. 0, or -1 after
+ * one line on stderr. */
+static int drop_privileges(const char *user, const char *db_path)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        fprintf(stderr, "expectscope: -Z %s: %s\n", user,
+                errno ? strerror(errno) : "no such user");
+        return -1;
+    }
+    if (db_path) {
+        static const char *const tails[] = { "", "-wal", "-shm" };
+        for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s%s", db_path, tails[i]);
+            if (chown(path, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
+                fprintf(stderr, "expectscope: %s: cannot give it to %s: %s\n", path, user,
+                        strerror(errno));
+                return -1;
+            }
+        }
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "expectscope: -Z %s: cannot switch to it: %s\n", user,
+                strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) { /* must not be able to come back */
+        fprintf(stderr, "expectscope: -Z %s: root could be regained; stopping\n", user);
+        return -1;
+    }
+    return 0;
+}
+
+static void summary_line(FILE *out, const struct options *o, const struct pipeline_totals *t,
+                         const struct live *l, int64_t run_id, uint64_t seconds)
+{
+    fprintf(out, "%s: %" PRIu64 " packets (%" PRIu64 " dropped by the kernel, %" PRIu64
+            " by the interface), %" PRIu64 " flows, %" PRIu64 " exchanges (%" PRIu64
+            " problems) in %" PRIu64 " s", o->iface, t->source.packets, t->source.kernel_drops,
+            t->source.if_drops, t->flows.created, t->http.exchanges, l->problems, seconds);
+    if (run_id)
+        fprintf(out, "; stored as run %" PRId64 " in %s", run_id, o->db_path);
+    fputc('\n', out);
+}
+
+int cmd_live(const struct options *o)
+{
+    uint64_t t0 = monotonic_us();
+    struct live l = { o, !o->quiet && isatty(STDERR_FILENO), 0 };
+    char err[600], warn[300];
+    struct source_live_config lc = { o->iface, o->snaplen, o->promisc, o->buffer_kib,
+                                     o->filter };
+    enum source_live_error why;
+    struct source *src = source_live_open(&lc, err, sizeof err, &why, warn, sizeof warn);
+    if (!src) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        return why == SOURCE_LIVE_BAD_FILTER ? EXIT_USAGE : EXIT_INPUT;
+    }
+    if (warn[0])
+        fprintf(stderr, "expectscope: warning: %s\n", warn);
+    int rc = EXIT_INPUT;
+    struct db *db = NULL;
+    struct pipeline *p = NULL;
+    if (o->db_path && !(db = db_open(o->db_path, o->wait_lock_us, err, sizeof err))) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        goto out;
+    }
+    if (db)
+        db_set_retention(db, o->retain_us);
+    struct pipeline_observer obs = { .exchange = on_exchange, .tick = on_tick, .ctx = &l };
+    struct pipeline_config cfg = o->pipe;
+    cfg.db = db;
+    cfg.observer = &obs;
+    if (!(p = pipeline_new(&cfg, src, err, sizeof err))) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        goto out;
+    }
+    if (o->user && drop_privileges(o->user, o->db_path) != 0)
+        goto out;
+
+    stop_signal = 0;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    rc = EXIT_OK;
+    char msg[600];
+    while (!stop_signal && (!o->duration_us || monotonic_us() - t0 < o->duration_us)) {
+        enum pipeline_state st = pipeline_feed(p, 4096, msg, sizeof msg);
+        if (st == PIPELINE_ERROR) {
+            if (l.status)
+                fputc('\n', stderr);
+            fprintf(stderr, "expectscope: %s\n", msg);
+            rc = EXIT_INPUT;
+            break;
+        }
+        if (st == PIPELINE_END)
+            break;
+    }
+    if (l.status)
+        fprintf(stderr, "\r%100s\r", "");
+    if (pipeline_drain(p, msg, sizeof msg) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "expectscope: %s\n", msg);
+        rc = EXIT_INPUT;
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    if (!o->quiet)
+        summary_line(rc == EXIT_OK ? stdout : stderr, o, pipeline_totals(p), &l,
+                     db ? db_run_id(db) : 0, (monotonic_us() - t0) / 1000000u);
+out:
+    pipeline_free(p);
+    db_close(db);
+    source_free(src);
+    return rc;
+}
