@@ -7,7 +7,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
             node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
-test_pkgs=(python3 sqlite3 clang man-db)
+# prometheus: for promtool only (tests/metrics/check_promtool.py checks the --metrics file)
+test_pkgs=(python3 sqlite3 clang man-db prometheus)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
@@ -29,3 +30,9 @@ echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq </dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+# Debian starts and enables a package's service on install where systemd runs (a
+# container without it, or with a policy-rc.d that says no, starts nothing). We want
+# promtool, not a Prometheus server: stop and disable the one this install started.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -61,6 +61,7 @@ struct options {
     uint64_t duration_us;        /* live --duration; 0: until a signal */
     const char *user;            /* live -Z */
     uint64_t retain_us;          /* live --retain; 0: keep everything */
+    const char *metrics_path;    /* live --metrics */
 };
 
 /* Parse argv into o. 0; -1 with a one-line reason in err (a usage error); -2 when

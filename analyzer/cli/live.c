@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "metrics.h"
 #include "source_live.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -32,24 +33,54 @@ static uint64_t monotonic_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* --metrics: the file is rewritten this often (and at the end). */
+#define METRICS_EVERY_US 5000000u
+
 struct live {
     const struct options *o;
     bool status;              /* a status line on stderr (a terminal, not --quiet) */
     uint64_t problems;        /* exchanges whose verdict is not plain or continue_ok */
+    struct metrics *metrics;  /* --metrics, or NULL */
+    uint64_t start_us;        /* wall clock */
+    uint64_t next_metrics_us; /* monotonic */
 };
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The metrics file now; a failure is said once per distinct error (metrics.h). */
+static void write_metrics(struct live *l, struct pipeline *p)
+{
+    char err[400];
+    if (metrics_write(l->metrics, pipeline_totals(p), l->start_us, err, sizeof err) != 0 &&
+        err[0]) {
+        if (l->status)
+            fputc('\n', stderr);
+        fprintf(stderr, "expectscope: warning: %s\n", err);
+    }
+}
 
 static void on_exchange(void *ctx, const struct flow *f, const struct exchange *x)
 {
     struct live *l = ctx;
-    (void)f;
     if (x->verdict != V_PLAIN && x->verdict != V_CONTINUE_OK)
         l->problems++;
+    if (l->metrics)
+        metrics_exchange(l->metrics, f, x);
 }
 
 /* About once a second. */
 static void on_tick(void *ctx, struct pipeline *p)
 {
     struct live *l = ctx;
+    if (l->metrics && monotonic_us() >= l->next_metrics_us) {
+        l->next_metrics_us = monotonic_us() + METRICS_EVERY_US;
+        write_metrics(l, p);
+    }
     if (!l->status)
         return;
     const struct pipeline_totals *t = pipeline_totals(p);
@@ -112,7 +143,8 @@ static void summary_line(FILE *out, const struct options *o, const struct pipeli
 int cmd_live(const struct options *o)
 {
     uint64_t t0 = monotonic_us();
-    struct live l = { o, !o->quiet && isatty(STDERR_FILENO), 0 };
+    struct live l = { .o = o, .status = !o->quiet && isatty(STDERR_FILENO),
+                      .start_us = wall_us() };
     char err[600], warn[300];
     struct source_live_config lc = { o->iface, o->snaplen, o->promisc, o->buffer_kib,
                                      o->filter };
@@ -143,6 +175,13 @@ int cmd_live(const struct options *o)
     }
     if (o->user && drop_privileges(o->user, o->db_path) != 0)
         goto out;
+    /* after -Z: the user that writes the file is the user that is checked */
+    if (o->metrics_path &&
+        !(l.metrics = metrics_new(o->metrics_path, METRICS_DEFAULT_TOP_SERVERS, err,
+                                  sizeof err))) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        goto out;
+    }
 
     stop_signal = 0;
     struct sigaction sa = { .sa_handler = on_signal };
@@ -170,6 +209,8 @@ int cmd_live(const struct options *o)
         fprintf(stderr, "expectscope: %s\n", msg);
         rc = EXIT_INPUT;
     }
+    if (l.metrics)
+        write_metrics(&l, p); /* the final counts */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -177,6 +218,7 @@ int cmd_live(const struct options *o)
         summary_line(rc == EXIT_OK ? stdout : stderr, o, pipeline_totals(p), &l,
                      db ? db_run_id(db) : 0, (monotonic_us() - t0) / 1000000u);
 out:
+    metrics_free(l.metrics);
     pipeline_free(p);
     db_close(db);
     source_free(src);

@@ -20,7 +20,7 @@
 enum opt_code {
     O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
     O_INTERFACE = 'i', O_SNAPLEN = 's', O_BUFFER = 'B', O_USER = 'Z',
-    O_NO_PROMISC = 300, O_DURATION, O_RETAIN,
+    O_NO_PROMISC = 300, O_DURATION, O_RETAIN, O_METRICS,
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
     O_LATEST,
@@ -50,6 +50,8 @@ static const struct optdef optdefs[] = {
     { "retain", O_RETAIN, "HOURS",
       "delete rows older than HOURS as the capture goes on, so the database stops "
       "growing" },
+    { "metrics", O_METRICS, "FILE",
+      "write Prometheus metrics to FILE every 5 s (node_exporter's textfile collector)" },
     { "db", O_DB, "FILE", "the SQLite database; analyze appends a run to it" },
     { "no-db", O_NO_DB, NULL, "write no database" },
     { "again", O_AGAIN, NULL,
@@ -93,7 +95,7 @@ static const char *const report_takes[] = { "db", "run", "latest", "json", "help
 static const char *const show_takes[] = { "db", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
-    "retain", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
+    "retain", "metrics", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
     "stall-ms", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
 static const struct command commands[] = {
@@ -367,6 +369,13 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
             return 0;
         range = "--duration takes seconds from 0.001 to 31536000";
         break;
+    case O_METRICS:
+        if (!*arg) {
+            snprintf(err, len, "--metrics needs a file name");
+            return -1;
+        }
+        o->metrics_path = arg;
+        return 0;
     case O_USER:
         if (!*arg) {
             snprintf(err, len, "-Z needs a user name");
