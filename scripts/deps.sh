@@ -8,7 +8,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
             node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
 # prometheus: for promtool only (tests/metrics/check_promtool.py checks the --metrics file)
-test_pkgs=(python3 sqlite3 clang man-db prometheus)
+# systemd: systemd-analyze verifies the unit in contrib/
+test_pkgs=(python3 sqlite3 clang man-db prometheus systemd)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then

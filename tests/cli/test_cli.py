@@ -4,7 +4,8 @@ pipes, signals, locks.
 
   test_cli.py AREA BINARY SRCDIR
 
-AREA is one of: help options list pipe show summary waitlock report man docs inputs.
+AREA is one of: help options list pipe show summary waitlock report man docs inputs
+contrib.
 BINARY is the expectscope executable, SRCDIR the source tree (tests/pcap holds the
 real-traffic corpus). Each area works in its own temporary directory and removes it.
 Exit status 0 when every check passed, 1 otherwise (each failed check is printed).
@@ -525,7 +526,23 @@ def area_inputs(binary, srcdir, tmp):
         C.check(rows[0][7] and rows[0][7] == rows[1][7], f"inputs: packets read {rows}")
 
 
-AREAS = {"inputs": area_inputs, "man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
+def area_contrib(binary, srcdir, tmp):
+    """The shipped systemd unit is valid and hardened as docs/live.md says."""
+    unit = os.path.join(srcdir, "contrib", "expectscope-live@.service")
+    text = open(unit, encoding="utf-8").read()
+    for want in ("DynamicUser=yes", "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "expectscope live"):
+        C.check(want in text, f"the unit has {want}")
+    inst = os.path.join(tmp, "expectscope-live@eth1.service")
+    with open(inst, "w", encoding="utf-8") as f:  # the built binary stands in for /usr/local
+        f.write(text.replace("/usr/local/bin/expectscope", binary))
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", inst], capture_output=True,
+                       text=True, env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
+    C.check(p.returncode == 0 and not p.stderr.strip(),
+            f"systemd-analyze verify: {p.returncode} {p.stderr.strip()}")
+
+
+AREAS = {"contrib": area_contrib, "inputs": area_inputs, "man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
          "show": area_show, "summary": area_summary, "waitlock": area_waitlock}
 
 
