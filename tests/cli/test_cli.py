@@ -468,7 +468,7 @@ def area_docs(binary, srcdir, tmp):
            "contrib/", "web-export/", ".ci/")
     for f in files:
         text = open(f, encoding="utf-8").read().replace("\\-", "-")
-        for m in re.finditer(r"[\w./*<>{}-]+", text):
+        for m in re.finditer(r"[\w./*<>{}@-]+", text):
             ref = m.group(0).rstrip(".,:;)")
             if not ref.startswith(top) or any(c in ref for c in "*<>{}") or \
                     ref.startswith("bench/out/"):  # patterns, and what benchmarks generate
