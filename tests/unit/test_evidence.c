@@ -1,6 +1,7 @@
 /* test_evidence.c: the evidence store (analyzer/pipeline/evidence.h) in isolation: flows
- * built by hand, frames built with pcapw, files read back with libpcap. Each case works
- * in a directory of its own under TMPDIR (default /tmp), removed at the end.
+ * built by hand, frames built with pcapw, files read back with libpcap. Then the
+ * pipeline with --save-pcap's config on a capture written here. Each case works in a
+ * directory of its own under TMPDIR (default /tmp), removed at the end.
  */
 #define _GNU_SOURCE /* unshare(), for the full-disk case */
 #include <arpa/inet.h>
@@ -22,6 +23,8 @@
 #include "evidence.h"
 #include "limits.h"
 #include "pcapw.h"
+#include "pipeline.h"
+#include "source_file.h"
 
 /* 2026-12-02T13:02:11Z */
 #define T0 1796216531000000ull
@@ -900,6 +903,153 @@ static void test_leaks(void)
     remove_dir(dir);
 }
 
+/* ---- through the pipeline ----------------------------------------------------------- */
+
+struct conn {
+    struct pcapw_file *w;
+    const char *cli, *srv;
+    uint16_t cport, sport;
+    uint32_t cseq, sseq;
+};
+
+static void seg(struct conn *c, uint64_t ts_us, bool c2s, uint8_t flags, const char *payload)
+{
+    struct pcapw_pkt *p = &frame_buf;
+    pcapw_init(p);
+    size_t n = payload ? strlen(payload) : 0;
+    pcapw_append(p, payload, n);
+    uint32_t *seq = c2s ? &c->cseq : &c->sseq, *ack = c2s ? &c->sseq : &c->cseq;
+    pcapw_tcp(p, &(struct pcapw_tcp){ .sport = c2s ? c->cport : c->sport,
+                                      .dport = c2s ? c->sport : c->cport,
+                                      .seq = *seq, .ack = (flags & 0x10) ? *ack : 0,
+                                      .flags = flags });
+    pcapw_ipv4(p, &(struct pcapw_ip4){ .src = c2s ? c->cli : c->srv,
+                                       .dst = c2s ? c->srv : c->cli });
+    pcapw_ether(p, PCAPW_ETH_IPV4, NULL, 0);
+    pcapw_write(c->w, ts_us * 1000u, pcapw_data(p), pcapw_len(p));
+    *seq += (uint32_t)n + ((flags & 0x03) ? 1u : 0u);
+}
+
+/* One connection: handshake, the request headers, the client's `wait_us` before the
+ * body, the response, the close. */
+static void exchange(struct conn *c, uint64_t t, const char *req, const char *body,
+                     uint64_t wait_us, const char *resp)
+{
+    seg(c, t, true, 0x02, NULL);
+    seg(c, t + 100, false, 0x12, NULL);
+    seg(c, t + 200, true, 0x10, NULL);
+    seg(c, t + 300, true, 0x18, req);
+    seg(c, t + 400, false, 0x10, NULL);
+    uint64_t u = t + 300 + wait_us;
+    if (body)
+        seg(c, u, true, 0x18, body);
+    seg(c, u + 100, false, 0x18, resp);
+    seg(c, u + 200, true, 0x11, NULL);
+    seg(c, u + 300, false, 0x11, NULL);
+    seg(c, u + 400, true, 0x10, NULL); /* after both FINs: a straggler, kept too */
+}
+
+static void test_pipeline(void)
+{
+    check_case("the pipeline saves a timeout_fallback flow, not a plain or non-HTTP one");
+    char *dir = make_dir();
+    char cap[1024];
+    snprintf(cap, sizeof cap, "%s/in.pcap", dir);
+    char *out = make_dir();
+    struct conn a = { pcapw_open_or_die(cap, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0),
+                      "10.0.0.1", "10.0.0.2", 40000, 80, 1000, 5000 };
+    exchange(&a, T0, "POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 5\r\n\r\n", "hello", SEC,
+             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    struct conn b = a;
+    b.cport = 40001;
+    exchange(&b, T0 + 2 * SEC, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0,
+             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    /* not HTTP: the classifier gives up after CLS_MAX_PACKETS payload packets and the
+     * pipeline drops the flow's evidence; it never ends, so only the drop frees it */
+    struct conn c = a;
+    c.cport = 40002;
+    c.sport = 5555;
+    seg(&c, T0 + 3 * SEC, true, 0x02, NULL);
+    seg(&c, T0 + 3 * SEC + 100, false, 0x12, NULL);
+    char junk[101];
+    for (int i = 0; i < 30; i++) {
+        for (int k = 0; k < 100; k++)
+            junk[k] = (char)(0x80 | ((i * 37 + k * 11) & 0x7f));
+        junk[100] = '\0';
+        seg(&c, T0 + 3 * SEC + 1000 * (uint64_t)(i + 1), i % 2 == 0, 0x18, junk);
+    }
+    CHECK_EQ(pcapw_close(a.w, 0), 0);
+
+    const char *paths[1] = { cap };
+    struct source_file_config sfc = { paths, 1, NULL };
+    char err[512];
+    enum source_file_error why;
+    struct source *src = source_file_open(&sfc, err, sizeof err, &why);
+    CHECK(src != NULL);
+    struct evidence_config ecfg;
+    evidence_config_defaults(&ecfg, out);
+    struct pipeline_config cfg;
+    pipeline_config_defaults(&cfg);
+    cfg.flow.max_flows = 64;
+    cfg.evidence = &ecfg;
+    struct pipeline *p = src ? pipeline_new(&cfg, src, err, sizeof err) : NULL;
+    CHECK(p != NULL);
+    if (p) {
+        while (pipeline_feed(p, 1024, err, sizeof err) == PIPELINE_MORE)
+            ;
+        /* before the end: the two HTTP flows hold a 4 KiB buffer each; the third had
+         * grown to 8 KiB (24 packets of 170 bytes) when it was dropped */
+        const struct pipeline_totals *t = pipeline_totals(p);
+        CHECK_EQ(t->detached_flows, 1);
+        CHECK_EQ(t->evidence.held_bytes_now, 2 * 4096);
+        CHECK_EQ(t->evidence.held_bytes_peak, 2 * 4096 + 8192);
+        CHECK_EQ(pipeline_drain(p, err, sizeof err), 0);
+        t = pipeline_totals(p);
+        CHECK_EQ(t->flow_verdicts[V_TIMEOUT_FALLBACK], 1);
+        CHECK_EQ(t->flow_verdicts[V_PLAIN], 1);
+        CHECK_EQ(t->evidence.files_written, 1);
+        CHECK_EQ(t->evidence.held_bytes_now, 0);
+        pipeline_free(p);
+    }
+    source_free(src);
+    const char *name = "20261202T130211Z_10.0.0.1_40000_10.0.0.2_80_timeout_fallback.pcap";
+    char want[1200];
+    snprintf(want, sizeof want, "%s\n", name);
+    CHECK_STR(listing(out), want);
+    /* the file holds the flow's records of the input, all ten */
+    struct recs kept = { .n = 0 };
+    pcap_t *pc = pcap_open_offline(cap, err);
+    CHECK(pc != NULL);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    for (int i = 0; pc && i < 10 && pcap_next_ex(pc, &h, &data) == 1; i++) {
+        struct rec *r = &kept.v[kept.n++];
+        *r = (struct rec){ (uint64_t)h->ts.tv_sec * SEC + (uint64_t)h->ts.tv_usec,
+                           h->caplen, h->len, malloc(h->caplen) };
+        memcpy(r->data, data, h->caplen);
+    }
+    if (pc)
+        pcap_close(pc);
+    CHECK_EQ(kept.n, 10);
+    check_file(out, name, &kept, DLT_EN10MB);
+    recs_clear(&kept);
+
+    /* a directory that will not do stops the pipeline at its start, naming it */
+    char missing[1100];
+    snprintf(missing, sizeof missing, "%s/missing", out);
+    evidence_config_defaults(&ecfg, missing);
+    src = source_file_open(&sfc, err, sizeof err, &why);
+    p = src ? pipeline_new(&cfg, src, err, sizeof err) : NULL;
+    CHECK(p == NULL);
+    snprintf(want, sizeof want, "%s: No such file or directory", missing);
+    CHECK_STR(err, want);
+    pipeline_free(p);
+    source_free(src);
+    remove_dir(out);
+    remove_dir(dir);
+}
+
 int main(void)
 {
     test_problem_flow_ether();
@@ -917,5 +1067,6 @@ int main(void)
     test_write_failure_fsize();
     test_write_failure_full_disk();
     test_leaks();
+    test_pipeline();
     return check_done("test_evidence");
 }
