@@ -61,4 +61,23 @@
 #define SOURCE_DECOMPRESS_MEM_MAX (256ull * 1024u * 1024u)
 #define SOURCE_ZSTD_WINDOW_LOG_MAX 28
 
+/* Evidence of problem flows (`live --save-pcap DIR`, analyzer/pipeline/evidence.h).
+ * Per flow, the first EVIDENCE_MAX_FLOW_BYTES of pcap records (a 16-byte record header
+ * plus the captured bytes, at most EVIDENCE_SNAPLEN of them) are held while it is open;
+ * past it its packets are counted, not kept (evidence flows_cut, packets_cut), so a
+ * file holds the head of its flow: handshake, request headers, the 100 or 417. */
+#define EVIDENCE_MAX_FLOW_BYTES (1024u * 1024u)
+#define EVIDENCE_SNAPLEN 262144u
+/* The largest evidence file: the pcap file header and one flow's records. */
+#define EVIDENCE_MAX_FILE_BYTES (24u + EVIDENCE_MAX_FLOW_BYTES)
+/* Held over all open flows (an option of `live`); past it new packets are counted, not
+ * kept (packets_not_held). */
+#define EVIDENCE_DEFAULT_HOLD_BYTES (64ull * 1024u * 1024u)
+/* The directory keeps at most this many evidence files and bytes (options of `live`),
+ * the oldest removed first (files_removed), its files from earlier runs included. The
+ * byte bound is at least EVIDENCE_MAX_FILE_BYTES, so that any flow's file fits. */
+#define EVIDENCE_DEFAULT_MAX_FILES 1000u
+#define EVIDENCE_MAX_FILES_MAX 100000u
+#define EVIDENCE_DEFAULT_MAX_BYTES (1024ull * 1024u * 1024u)
+
 #endif

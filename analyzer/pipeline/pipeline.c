@@ -17,6 +17,7 @@ struct pipeline {
     struct cls *cls;              /* NULL when not classifying */
     struct h1 *h1;                /* NULL when not dissecting */
     struct verdict_engine *verdict;
+    struct evidence *evidence;    /* NULL when not saving evidence */
     struct exchange_sink xsink;
     struct pipeline_totals tot;
     uint64_t *input_packets;      /* per input of the source, at the end of the run */
@@ -91,6 +92,9 @@ static void on_release(void *ctx, struct flow *f)
         p->tot.http_flows++;
         p->tot.flow_verdicts[r.v.verdict]++;
     }
+    /* a file that cannot be written is counted in the evidence stats; the run goes on */
+    if (p->evidence)
+        (void)evidence_flow_done(p->evidence, f, r.v.verdict);
     if (p->cfg.db && !p->tot.storage_failed && db_flow(p->cfg.db, &r) != 0)
         write_failed(p);
     const struct pipeline_observer *o = p->cfg.observer;
@@ -135,6 +139,14 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
                  slots ? slots : cfg->flow.max_flows);
         pipeline_free(p);
         return NULL;
+    }
+    if (cfg->evidence) {
+        p->cfg.evidence = NULL; /* borrowed for this call only */
+        p->evidence = evidence_new(cfg->evidence, slots, err, err_len);
+        if (!p->evidence) {
+            pipeline_free(p);
+            return NULL;
+        }
     }
     if (cfg->db && begin_run(p, err, err_len) != 0) {
         pipeline_free(p);
@@ -190,11 +202,17 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
         return;
     d.ts_us = sp->ts_us;
     struct flow_hit hit = flow_table_packet(p->ft, &d);
+    /* stragglers too: the flow counts them, so its evidence shows them */
+    if (p->evidence)
+        evidence_packet(p->evidence, hit.f, sp);
     if (hit.after_end)
         return; /* a straggler after FIN/RST: counted by the flow table only */
     if (p->cls && cls_packet(p->cls, hit.f, hit.dir, &d) == CLS_OTHER &&
-        reasm_detach(p->ra, hit.f, d.ts_us))
+        reasm_detach(p->ra, hit.f, d.ts_us)) {
         t->detached_flows++;
+        if (p->evidence)
+            evidence_flow_drop(p->evidence, hit.f);
+    }
     reasm_segment(p->ra, hit.f, hit.dir, &d);
     if (hit.ended)
         reasm_close(p->ra, hit.f, (enum end_reason)hit.f->end_reason, d.ts_us);
@@ -281,6 +299,8 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
         t->verdicts = *verdict_stats(p->verdict);
     if (p->cls)
         t->ndpi_packets = cls_ndpi_packets(p->cls);
+    if (p->evidence)
+        t->evidence = *evidence_stats(p->evidence);
     return t;
 }
 
@@ -350,6 +370,7 @@ void pipeline_free(struct pipeline *p)
     flow_table_free(p->ft);
     h1_free(p->h1);
     verdict_free(p->verdict);
+    evidence_free(p->evidence);
     free(p->input_packets);
     free(p);
 }

@@ -7,8 +7,9 @@
  * a plain config struct, with defaults resolved by pipeline_config_defaults().
  *
  * Owns: the layers of the run (flow table, reassembly, classifier, dissector, verdict
- *   engine), the per-run decode counters and packet time range, and the run's row in
- *   the database, begun by pipeline_new() and finished by pipeline_drain().
+ *   engine, and the evidence store when problem flows are saved), the per-run decode
+ *   counters and packet time range, and the run's row in the database, begun by
+ *   pipeline_new() and finished by pipeline_drain().
  * Does not own: the source and the database handle (borrowed: the caller opens them
  *   before and frees them after), or anything the observer keeps.
  * Called by: the command layer (analyze, flows) and the pcap fuzz target.
@@ -24,6 +25,7 @@
 
 #include "db.h"
 #include "decode.h"
+#include "evidence.h"
 #include "flow.h"
 #include "h1.h"
 #include "reasm.h"
@@ -57,6 +59,10 @@ struct pipeline_config {
     bool dissect;                  /* false: flows and their counters only, no HTTP */
     bool classify;                 /* false: no nDPI; every flow's l7 is "Unknown" */
     struct db *db;                 /* where the run goes; NULL: nowhere. Borrowed. */
+    /* Save the packets of problem flows (--save-pcap): the pipeline creates the
+     * evidence store (it is sized from the flow table) and feeds it. NULL: off.
+     * Borrowed during pipeline_new() only. */
+    const struct evidence_config *evidence;
     const struct pipeline_observer *observer; /* may be NULL; borrowed */
 };
 
@@ -78,6 +84,7 @@ struct pipeline_totals {
     uint64_t detached_flows;        /* classified as not HTTP: payload not looked at */
     uint64_t http_flows;            /* finished flows with at least one exchange */
     uint64_t flow_verdicts[V_COUNT];/* finished flows by their verdict */
+    struct evidence_stats evidence; /* zero when not saving evidence */
     uint64_t first_packet_us, last_packet_us;
     bool ended;                     /* the source reported its end */
     bool source_failed;             /* the source reported an error (a read error, an
@@ -95,7 +102,8 @@ enum pipeline_state {
 
 /* Build the layers for cfg and src (both borrowed for the pipeline's life); when
  * cfg->db is set, begin the run's row (mode, the source's name, the options). NULL
- * with a one-line reason in err. */
+ * with a one-line reason in err (for cfg->evidence, evidence_new()'s, naming the
+ * directory). */
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *src,
                               char *err, size_t err_len);
 
