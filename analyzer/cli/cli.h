@@ -62,6 +62,9 @@ struct options {
     const char *user;            /* live -Z */
     uint64_t retain_us;          /* live --retain; 0: keep everything */
     const char *metrics_path;    /* live --metrics */
+    const char *save_pcap;       /* live --save-pcap DIR */
+    uint32_t save_files;         /* --save-pcap-files */
+    uint64_t save_bytes;         /* --save-pcap-mb, in bytes */
 };
 
 /* Parse argv into o. 0; -1 with a one-line reason in err (a usage error); -2 when

@@ -90,11 +90,21 @@ static void on_tick(void *ctx, struct pipeline *p)
             t->http.exchanges, l->problems);
 }
 
+/* chown() to the user -Z names; a file that does not exist (yet) is fine. */
+static int give(const char *path, const struct passwd *pw)
+{
+    if (chown(path, pw->pw_uid, pw->pw_gid) == 0 || errno == ENOENT)
+        return 0;
+    fprintf(stderr, "expectscope: %s: cannot give it to %s: %s\n", path, pw->pw_name,
+            strerror(errno));
+    return -1;
+}
+
 /* tcpdump -Z: once the interface and the database are open, run as USER: supplementary
- * groups cleared (initgroups: the user's own), then the group, then the user. The
- * database files become USER's, so that SQLite can go on writing them. 0, or -1 after
- * one line on stderr. */
-static int drop_privileges(const char *user, const char *db_path)
+ * groups cleared, then the group, then the user. The database files and the evidence
+ * directory become USER's, so that it can go on writing them. 0, or -1 after one line
+ * on stderr. */
+static int drop_privileges(const char *user, const char *db_path, const char *save_dir)
 {
     errno = 0;
     struct passwd *pw = getpwnam(user);
@@ -103,19 +113,18 @@ static int drop_privileges(const char *user, const char *db_path)
                 errno ? strerror(errno) : "no such user");
         return -1;
     }
-    if (db_path) {
-        static const char *const tails[] = { "", "-wal", "-shm" };
-        for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s%s", db_path, tails[i]);
-            if (chown(path, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
-                fprintf(stderr, "expectscope: %s: cannot give it to %s: %s\n", path, user,
-                        strerror(errno));
-                return -1;
-            }
-        }
+    /* what it goes on writing: the database files, and the evidence directory (its
+     * files are created and removed there) */
+    char path[4096];
+    static const char *const tails[] = { "", "-wal", "-shm" };
+    for (size_t i = 0; db_path && i < sizeof tails / sizeof tails[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", db_path, tails[i]);
+        if (give(path, pw) != 0)
+            return -1;
     }
-    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+    if (save_dir && give(save_dir, pw) != 0)
+        return -1;
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
         fprintf(stderr, "expectscope: -Z %s: cannot switch to it: %s\n", user,
                 strerror(errno));
@@ -131,6 +140,11 @@ static int drop_privileges(const char *user, const char *db_path)
 static void summary_line(FILE *out, const struct options *o, const struct pipeline_totals *t,
                          const struct live *l, int64_t run_id, uint64_t seconds)
 {
+    if (o->save_pcap)
+        fprintf(out, "%s: %" PRIu64 " evidence pcaps written to %s (%" PRIu64 " removed "
+                "to stay within bounds, %" PRIu64 " write errors)\n", o->iface,
+                t->evidence.files_written, o->save_pcap, t->evidence.files_removed,
+                t->evidence.write_errors);
     fprintf(out, "%s: %" PRIu64 " packets (%" PRIu64 " dropped by the kernel, %" PRIu64
             " by the interface), %" PRIu64 " flows, %" PRIu64 " exchanges (%" PRIu64
             " problems) in %" PRIu64 " s", o->iface, t->source.packets, t->source.kernel_drops,
@@ -169,11 +183,18 @@ int cmd_live(const struct options *o)
     struct pipeline_config cfg = o->pipe;
     cfg.db = db;
     cfg.observer = &obs;
+    struct evidence_config ec;
+    if (o->save_pcap) {
+        evidence_config_defaults(&ec, o->save_pcap);
+        ec.max_files = o->save_files;
+        ec.max_bytes = o->save_bytes;
+        cfg.evidence = &ec;
+    }
     if (!(p = pipeline_new(&cfg, src, err, sizeof err))) {
         fprintf(stderr, "expectscope: %s\n", err);
         goto out;
     }
-    if (o->user && drop_privileges(o->user, o->db_path) != 0)
+    if (o->user && drop_privileges(o->user, o->db_path, o->save_pcap) != 0)
         goto out;
     /* after -Z: the user that writes the file is the user that is checked */
     if (o->metrics_path &&

@@ -20,7 +20,8 @@
 enum opt_code {
     O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
     O_INTERFACE = 'i', O_SNAPLEN = 's', O_BUFFER = 'B', O_USER = 'Z',
-    O_NO_PROMISC = 300, O_DURATION, O_RETAIN, O_METRICS,
+    O_NO_PROMISC = 300, O_DURATION, O_RETAIN, O_METRICS, O_SAVE_PCAP, O_SAVE_FILES,
+    O_SAVE_MB,
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
     O_LATEST,
@@ -50,6 +51,11 @@ static const struct optdef optdefs[] = {
     { "retain", O_RETAIN, "HOURS",
       "delete rows older than HOURS as the capture goes on, so the database stops "
       "growing" },
+    { "save-pcap", O_SAVE_PCAP, "DIR",
+      "keep the packets of each problem flow (not plain, not continue_ok) as a pcap file "
+      "in DIR" },
+    { "save-pcap-files", O_SAVE_FILES, "N", "at most N files in DIR, the oldest removed first" },
+    { "save-pcap-mb", O_SAVE_MB, "MB", "at most MB megabytes in DIR, the oldest removed first" },
     { "metrics", O_METRICS, "FILE",
       "write Prometheus metrics to FILE every 5 s (node_exporter's textfile collector)" },
     { "db", O_DB, "FILE", "the SQLite database; analyze appends a run to it" },
@@ -95,7 +101,7 @@ static const char *const report_takes[] = { "db", "run", "latest", "json", "help
 static const char *const show_takes[] = { "db", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
-    "retain", "metrics", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
+    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
     "stall-ms", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
 static const struct command commands[] = {
@@ -154,6 +160,8 @@ static void options_defaults(struct options *o)
     o->snaplen = SOURCE_LIVE_SNAPLEN;
     o->buffer_kib = SOURCE_LIVE_BUFFER_KIB;
     o->promisc = true;
+    o->save_files = EVIDENCE_DEFAULT_MAX_FILES;
+    o->save_bytes = EVIDENCE_DEFAULT_MAX_BYTES;
 }
 
 /* ---- help --------------------------------------------------------------------- */
@@ -192,6 +200,12 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_BUFFER:
         snprintf(buf, len, "%u", d->buffer_kib);
+        break;
+    case O_SAVE_FILES:
+        snprintf(buf, len, "%u", d->save_files);
+        break;
+    case O_SAVE_MB:
+        snprintf(buf, len, "%llu", (unsigned long long)(d->save_bytes >> 20));
         break;
     }
 }
@@ -368,6 +382,28 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
         if (parse_duration(arg, 1000000, 1000, 31536000000000ull, &o->duration_us) == 0)
             return 0;
         range = "--duration takes seconds from 0.001 to 31536000";
+        break;
+    case O_SAVE_PCAP:
+        if (!*arg) {
+            snprintf(err, len, "--save-pcap needs a directory");
+            return -1;
+        }
+        o->save_pcap = arg;
+        return 0;
+    case O_SAVE_FILES:
+        if (parse_u64(arg, 1, EVIDENCE_MAX_FILES_MAX, &v) == 0) {
+            o->save_files = (uint32_t)v;
+            return 0;
+        }
+        snprintf(err, len, "--save-pcap-files takes a number from 1 to %u",
+                 (unsigned)EVIDENCE_MAX_FILES_MAX);
+        return -1;
+    case O_SAVE_MB:
+        if (parse_u64(arg, 1, 1048576, &v) == 0) {
+            o->save_bytes = v << 20;
+            return 0;
+        }
+        range = "--save-pcap-mb takes megabytes from 1 to 1048576";
         break;
     case O_METRICS:
         if (!*arg) {
