@@ -124,6 +124,11 @@ struct exchange {
     enum verdict verdict;
     uint32_t flags;
     uint64_t retry_of;      /* id of the 417'd exchange this one repeats, 0 if none */
+
+    /* decided by the path analysis (hops.h): who made the answer */
+    uint8_t answered_by;      /* enum answered_by (fingerprint.h); 0 unknown */
+    const char *intermediary; /* product name, static, or NULL */
+    char path_evidence[160];  /* why, in a few words */
 };
 
 /* Reset all fields for reuse, keeping the buffers' allocations. */

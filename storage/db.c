@@ -21,7 +21,7 @@
 #include "sqlh.h"
 #include "wqueue.h"
 
-enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_COUNT };
+enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_HOP, ST_PATH, ST_COUNT };
 
 /* Between db_run_begin() and db_run_end() the connection belongs to the writer
  * thread: the analyzer thread only serialises rows into the queue. */
@@ -59,9 +59,16 @@ static const char *const sql_insert[ST_COUNT] = {
         "INSERT INTO exchanges (id, flow_id, run_id, seq, ts, method, uri, host,"
         " http_version, user_agent, expect, content_length, chunked, body_bytes,"
         " interim_codes, status, reason, server, via, wait_ms, continue_ms, final_ms,"
-        " verdict, flags, retry_of, t_hdr, body_missing, response_version, interim_count)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " verdict, flags, retry_of, t_hdr, body_missing, response_version, interim_count,"
+        " answered_by, intermediary, path_evidence)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_HEADER] = "INSERT INTO headers (exchange_id, direction, raw) VALUES (?,?,?)",
+    [ST_HOP] =
+        "INSERT INTO hops (front_exchange_id, back_exchange_id, proxy_ip, findings, run_id,"
+        " client_wait_ms, proxy_ms, upstream_ms) VALUES (?,?,?,?,?,?,?,?)",
+    [ST_PATH] =
+        "UPDATE exchanges SET answered_by = ?, intermediary = ?, path_evidence = ?"
+        " WHERE id = ?",
 };
 
 static uint64_t now_us(int clock)
@@ -394,7 +401,7 @@ out:
 
 #define STR_NULL UINT32_MAX
 
-enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_PROGRESS, REC_END };
+enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_HOP, REC_PATH, REC_PROGRESS, REC_END };
 
 enum { FS_CLIENT_IP, FS_SERVER_IP, FS_L7, FS_COUNT };
 
@@ -410,8 +417,9 @@ struct flow_rec {
 
 enum {
     XR_METHOD, XR_URI, XR_HOST, XR_HTTP_VERSION, XR_USER_AGENT, XR_EXPECT, XR_INTERIM,
-    XR_REASON, XR_SERVER, XR_VIA, XR_FLAGS, XR_RESPONSE_VERSION,
-    XR_RAW_REQUEST, XR_RAW_INTERIM, XR_RAW_RESPONSE, XR_COUNT
+    XR_REASON, XR_SERVER, XR_VIA, XR_FLAGS, XR_RESPONSE_VERSION, XR_ANSWERED_BY,
+    XR_INTERMEDIARY, XR_PATH_EVIDENCE, XR_RAW_REQUEST, XR_RAW_INTERIM, XR_RAW_RESPONSE,
+    XR_COUNT
 };
 
 struct exchange_rec {
@@ -421,6 +429,22 @@ struct exchange_rec {
     int32_t seq, status, chunked;
     int64_t id, flow_id, retry_of, content_length, body_bytes, body_missing, interim_count;
     double ts, t_hdr, wait_ms, continue_ms, final_ms; /* NAN: NULL */
+};
+
+struct hop_rec {
+    uint32_t type;
+    uint32_t findings;
+    int64_t front_id, back_id; /* back 0: none */
+    double client_wait_ms, proxy_ms, upstream_ms; /* NAN: NULL */
+    char proxy_ip[64];
+};
+
+struct path_rec {
+    uint32_t type;
+    uint8_t answered_by;
+    int64_t exchange_id;
+    const char *intermediary; /* static (fingerprint.c's table) */
+    char path_evidence[160];
 };
 
 struct end_rec {
@@ -601,6 +625,13 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
     r.len[XR_INTERIM] = interim[0] ? (uint32_t)strlen(interim) : STR_NULL;
     flags_str(x->flags, flags, sizeof flags);
     p[XR_FLAGS] = flags;
+    p[XR_ANSWERED_BY] = answered_by_name((enum answered_by)x->answered_by);
+    r.len[XR_ANSWERED_BY] = (uint32_t)strlen(p[XR_ANSWERED_BY]);
+    p[XR_INTERMEDIARY] = x->intermediary;
+    r.len[XR_INTERMEDIARY] = x->intermediary ? (uint32_t)strlen(x->intermediary) : STR_NULL;
+    p[XR_PATH_EVIDENCE] = x->path_evidence;
+    r.len[XR_PATH_EVIDENCE] = x->path_evidence[0] ? (uint32_t)strlen(x->path_evidence)
+                                                   : STR_NULL;
     r.len[XR_FLAGS] = flags[0] ? (uint32_t)strlen(flags) : STR_NULL;
     uint8_t *out = reserve(db, sizeof r + strings_size(r.len, XR_COUNT));
     if (out) {
@@ -609,6 +640,42 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
     }
     db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
     return out ? 0 : not_queued(db);
+}
+
+int db_hop(struct db *db, const struct hop *h)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    struct hop_rec *r = reserve(db, sizeof *r);
+    if (r) {
+        *r = (struct hop_rec){
+            .type = REC_HOP,
+            .findings = h->findings,
+            .front_id = db->exchange_base + (int64_t)h->front_id,
+            .back_id = h->back_id ? db->exchange_base + (int64_t)h->back_id : 0,
+            .client_wait_ms = ms_or_nan(h->client_wait_ms),
+            .proxy_ms = ms_or_nan(h->proxy_ms),
+            .upstream_ms = ms_or_nan(h->upstream_ms),
+        };
+        inet_ntop(h->family == 4 ? AF_INET : AF_INET6, h->proxy_ip, r->proxy_ip,
+                  sizeof r->proxy_ip);
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return r ? 0 : not_queued(db);
+}
+
+int db_exchange_path(struct db *db, const struct hop_update *u)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    struct path_rec *r = reserve(db, sizeof *r);
+    if (r) {
+        r->type = REC_PATH;
+        r->answered_by = u->answered_by;
+        r->exchange_id = db->exchange_base + (int64_t)u->exchange_id;
+        r->intermediary = u->intermediary;
+        snprintf(r->path_evidence, sizeof r->path_evidence, "%s", u->path_evidence);
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return r ? 0 : not_queued(db);
 }
 
 /* ---- the writer thread ----------------------------------------------------------- */
@@ -692,6 +759,39 @@ static int write_flow(struct db *db, const struct flow_rec *r)
     return step_reset(db, st, "writing a flow");
 }
 
+static int write_hop(struct db *db, const struct hop_rec *r)
+{
+    sqlite3_stmt *st = db->st[ST_HOP];
+    char findings[200];
+    hop_findings_str(r->findings, findings, sizeof findings);
+    sqlite3_bind_int64(st, 1, r->front_id);
+    if (r->back_id)
+        sqlite3_bind_int64(st, 2, r->back_id);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, r->proxy_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, findings, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, db->run_id);
+    bind_real(st, 6, r->client_wait_ms);
+    bind_real(st, 7, r->proxy_ms);
+    bind_real(st, 8, r->upstream_ms);
+    return step_reset(db, st, "writing a hop");
+}
+
+static int write_path(struct db *db, const struct path_rec *r)
+{
+    sqlite3_stmt *st = db->st[ST_PATH];
+    sqlite3_bind_text(st, 1, answered_by_name((enum answered_by)r->answered_by), -1,
+                      SQLITE_STATIC);
+    if (r->intermediary)
+        sqlite3_bind_text(st, 2, r->intermediary, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, r->path_evidence, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->exchange_id);
+    return step_reset(db, st, "updating an exchange's path");
+}
+
 static int write_header(struct db *db, int64_t xid, const char *dir, const struct slices *s,
                         int k)
 {
@@ -748,6 +848,9 @@ static int write_exchange(struct db *db, const struct exchange_rec *r)
     sqlite3_bind_int64(st, i++, r->body_missing);
     bind_slice(st, i++, &s, XR_RESPONSE_VERSION);
     sqlite3_bind_int64(st, i++, r->interim_count);
+    bind_slice(st, i++, &s, XR_ANSWERED_BY);
+    bind_slice(st, i++, &s, XR_INTERMEDIARY);
+    bind_slice(st, i++, &s, XR_PATH_EVIDENCE);
     if (step_reset(db, st, "writing an exchange") != 0 ||
         write_header(db, r->id, "request", &s, XR_RAW_REQUEST) != 0 ||
         write_header(db, r->id, "interim", &s, XR_RAW_INTERIM) != 0 ||
@@ -789,7 +892,8 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
             " if_drops = ?, truncated = ?, interrupted = ?, first_packet = ?,"
             " last_packet = ?, tcp_flows = ?, http_flows = ?, exchange_count = ?,"
             " evicted_flows = ?, fragments_skipped = ?, undecodable = ?,"
-            " orphan_responses = ?, parse_errors = ?, pipeline_overflows = ? WHERE id = ?",
+            " orphan_responses = ?, parse_errors = ?, pipeline_overflows = ?,"
+            " hops_linked = ?, hops_ambiguous = ? WHERE id = ?",
             -1, &st, NULL) !=
         SQLITE_OK)
         return fail(db, NULL);
@@ -812,6 +916,8 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
     sqlite3_bind_int64(st, i++, (int64_t)s->orphan_responses);
     sqlite3_bind_int64(st, i++, (int64_t)s->parse_errors);
     sqlite3_bind_int64(st, i++, (int64_t)s->pipeline_overflows);
+    sqlite3_bind_int64(st, i++, (int64_t)s->hops_linked);
+    sqlite3_bind_int64(st, i++, (int64_t)s->hops_ambiguous);
     sqlite3_bind_int64(st, i++, db->run_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -874,6 +980,12 @@ static void *writer_main(void *arg)
                 break;
             case REC_EXCHANGE:
                 rc = write_exchange(db, rec);
+                break;
+            case REC_HOP:
+                rc = write_hop(db, rec);
+                break;
+            case REC_PATH:
+                rc = write_path(db, rec);
                 break;
             case REC_PROGRESS:
                 rc = update_run(db, &((const struct end_rec *)rec)->st, false);

@@ -26,6 +26,7 @@
 #include "exchange.h"
 #include "flow.h"
 #include "reasm.h"
+#include "hops.h"
 #include "verdict.h"
 
 /* Rows written per transaction; a transaction is also committed after
@@ -75,6 +76,7 @@ struct db_run_stats {
     uint64_t tcp_flows, http_flows, exchanges, evicted_flows;
     uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
     uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
+    uint64_t hops_linked, hops_ambiguous; /* the path analysis (hops.h) */
     const uint64_t *input_packets; /* records read from each input of db_run_info, in
                                       its order; may be NULL */
     int n_inputs;
@@ -101,6 +103,11 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
  * wait when every queue chunk is in flight: a slow disk slows the reading down. */
 int db_flow(struct db *db, const struct flow_result *fl);
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
+/* A link between two legs of a proxy, or a proxy's own answer (hops.h). */
+int db_hop(struct db *db, const struct hop *h);
+/* A change to an exchange already queued: who answered it, now that its upstream leg
+ * is known (hops.h). */
+int db_exchange_path(struct db *db, const struct hop_update *u);
 
 /* Hand what is queued to the writer now instead of when a queue chunk fills: a live
  * capture calls it every second, so that a reader sees an exchange about a second

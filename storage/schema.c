@@ -231,7 +231,62 @@ static const char rev4[] =
     " SELECT run_id, CASE WHEN via_proxy THEN 'via_proxy' ELSE 'direct' END AS path,"
     "  verdict, COUNT(*) AS exchanges FROM v_exchanges GROUP BY run_id, path, verdict;";
 
-static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4 };
+/* Revision 5: who answered each exchange, and the links between the two legs of a
+ * proxy (DESIGN.md "Paths"), with the path comparison per Host. */
+static const char rev5[] =
+    "ALTER TABLE exchanges ADD COLUMN answered_by TEXT;"    /* origin, intermediary, unknown */
+    "ALTER TABLE exchanges ADD COLUMN intermediary TEXT;"   /* product name, or NULL */
+    "ALTER TABLE exchanges ADD COLUMN path_evidence TEXT;"  /* why, in a few words */
+    "CREATE TABLE hops ("
+    "  front_exchange_id INTEGER NOT NULL REFERENCES exchanges(id)," /* client -> proxy */
+    "  back_exchange_id INTEGER REFERENCES exchanges(id),"  /* proxy -> upstream; NULL:
+                                                               the proxy answered itself */
+    "  proxy_ip TEXT,"
+    "  findings TEXT,"          /* what the proxy did to the handshake (docs/paths.md) */
+    "  run_id INTEGER REFERENCES runs(id),"
+    "  client_wait_ms REAL,"    /* the client's header end to its first body byte */
+    "  proxy_ms REAL,"          /* ... to the upstream request's header end */
+    "  upstream_ms REAL);"      /* that to the upstream's first answer (100 or final) */
+    "CREATE INDEX hops_front ON hops(front_exchange_id);"
+    "CREATE INDEX hops_back ON hops(back_exchange_id);"
+    "ALTER TABLE runs ADD COLUMN hops_linked INTEGER;"
+    "ALTER TABLE runs ADD COLUMN hops_ambiguous INTEGER;"
+
+    /* Every exchange a client made (not the legs a proxy made upstream), with the path
+     * it took: 'direct' when nothing says an intermediary was between, else 'via' and
+     * the intermediary. */
+    "CREATE VIEW v_paths AS"
+    " SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port,"
+    "  CASE WHEN e.intermediary IS NULL AND h.front_exchange_id IS NULL THEN 'direct'"
+    "   ELSE 'via ' || COALESCE(e.intermediary, 'proxy') END AS path"
+    " FROM exchanges e JOIN flows f ON f.id = e.flow_id"
+    " LEFT JOIN hops h ON h.front_exchange_id = e.id"
+    " WHERE NOT EXISTS (SELECT 1 FROM hops b WHERE b.back_exchange_id = e.id);"
+
+    /* Per Host, each path (and the address it reached) with its outcomes; paths_disagree
+     * is 1 on every path of a Host where one path has problems and another has none. Over
+     * all runs, and per run (run_id first). */
+#define PATH_COMPARE(RUN, WHERE_RUN)                                                     \
+    " WITH p AS (SELECT " RUN "host, path, server_ip, server_port, COUNT(*) AS exchanges,"\
+    "   SUM(expect IS NOT NULL) AS with_expect,"                                        \
+    "   SUM(verdict = 'continue_ok') AS continue_ok,"                                   \
+    "   SUM(verdict = 'expectation_failed') AS expectation_failed,"                     \
+    "   SUM(verdict = 'timeout_fallback') AS timeout_fallback,"                         \
+    "   SUM(verdict IN ('expectation_failed', 'unsupported_expectation',"               \
+    "    'body_after_final', 'timeout_fallback', 'late_100', 'no_wait',"                \
+    "    'retry_after_417')) AS problems,"                                              \
+    "   ROUND(AVG(CASE WHEN expect IS NOT NULL THEN wait_ms END), 3) AS avg_wait_ms,"   \
+    "   ROUND(AVG(continue_ms), 3) AS avg_continue_ms,"                                 \
+    "   SUM(answered_by = 'intermediary') AS answered_by_intermediary"                  \
+    "   FROM v_paths GROUP BY " RUN "host, path, server_ip, server_port)"               \
+    " SELECT p.*, (SELECT MAX(q.problems > 0) != MIN(q.problems > 0) FROM p q"          \
+    "   WHERE q.host IS p.host" WHERE_RUN ") AS paths_disagree"                         \
+    " FROM p ORDER BY " RUN "host, path, server_ip, server_port;"
+    "CREATE VIEW v_path_compare AS" PATH_COMPARE("", "")
+    "CREATE VIEW v_path_compare_by_run AS" PATH_COMPARE("run_id, ", " AND q.run_id = p.run_id");
+#undef PATH_COMPARE
+
+static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)

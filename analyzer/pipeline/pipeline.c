@@ -17,6 +17,7 @@ struct pipeline {
     struct cls *cls;              /* NULL when not classifying */
     struct h1 *h1;                /* NULL when not dissecting */
     struct verdict_engine *verdict;
+    struct hops *hops;            /* NULL without path analysis */
     struct evidence *evidence;    /* NULL when not saving evidence */
     struct exchange_sink xsink;
     struct pipeline_totals tot;
@@ -34,6 +35,7 @@ void pipeline_config_defaults(struct pipeline_config *cfg)
                      VERDICT_DEFAULT_STALL_US },
         .dissect = true,
         .classify = true,
+        .paths = true,
     };
 }
 
@@ -63,13 +65,32 @@ static void write_failed(struct pipeline *p)
     p->tot.storage_failed = true;
 }
 
-/* The dissector finished an exchange: judge it, store it, show it. */
+/* What the path analysis found: links and updates to earlier rows. */
+static void store_hops(struct pipeline *p, const struct hop_result *r)
+{
+    if (!p->cfg.db)
+        return;
+    for (int i = 0; i < r->n_hops && !p->tot.storage_failed; i++)
+        if (db_hop(p->cfg.db, &r->hops[i]) != 0)
+            write_failed(p);
+    for (int i = 0; i < r->n_updates && !p->tot.storage_failed; i++)
+        if (db_exchange_path(p->cfg.db, &r->updates[i]) != 0)
+            write_failed(p);
+}
+
+/* The dissector finished an exchange: judge it, say who answered it, store it, show
+ * it. */
 static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
 {
     struct pipeline *p = ctx;
     verdict_judge(p->verdict, f, x);
+    struct hop_result hr;
+    if (p->hops)
+        hops_exchange(p->hops, f, x, &hr);
     if (p->cfg.db && !p->tot.storage_failed && db_exchange(p->cfg.db, f, x) != 0)
         write_failed(p);
+    if (p->hops)
+        store_hops(p, &hr); /* after x's own row: a link may name it */
     const struct pipeline_observer *o = p->cfg.observer;
     if (o && o->exchange)
         o->exchange(o->ctx, f, x);
@@ -122,6 +143,8 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
     bool ok = p->ft != NULL;
     if (ok && cfg->dissect) {
         p->verdict = verdict_new(&cfg->verdict, slots);
+        if (cfg->paths && !(p->hops = hops_new()))
+            ok = false;
         p->xsink = (struct exchange_sink){ on_exchange, p };
         p->h1 = p->verdict ? h1_new(&p->xsink) : NULL;
         ok = p->h1 != NULL;
@@ -297,6 +320,8 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
         t->http = *h1_stats(p->h1);
     if (p->verdict)
         t->verdicts = *verdict_stats(p->verdict);
+    if (p->hops)
+        t->hops = *hops_stats(p->hops);
     if (p->cls)
         t->ndpi_packets = cls_ndpi_packets(p->cls);
     if (p->evidence)
@@ -330,6 +355,8 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .orphan_responses = t->http.orphan_responses,
         .parse_errors = t->http.parse_errors,
         .pipeline_overflows = t->http.pipeline_overflow + t->http.live_overflow,
+        .hops_linked = t->hops.linked,
+        .hops_ambiguous = t->hops.ambiguous,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);
@@ -358,6 +385,12 @@ int pipeline_drain(struct pipeline *p, char *err, size_t err_len)
         return 0;
     p->drained = true;
     flow_table_flush(p->ft);
+    struct hop_result hr; /* the exchanges still waiting for a partner */
+    bool more = p->hops != NULL;
+    while (more) {
+        more = hops_drain(p->hops, &hr);
+        store_hops(p, &hr);
+    }
     return p->cfg.db ? finish_run(p, err, err_len) : 0;
 }
 
@@ -370,6 +403,7 @@ void pipeline_free(struct pipeline *p)
     flow_table_free(p->ft);
     h1_free(p->h1);
     verdict_free(p->verdict);
+    hops_free(p->hops);
     evidence_free(p->evidence);
     free(p->input_packets);
     free(p);

@@ -28,6 +28,7 @@
 #include "evidence.h"
 #include "flow.h"
 #include "h1.h"
+#include "hops.h"
 #include "reasm.h"
 #include "source.h"
 #include "verdict.h"
@@ -58,6 +59,8 @@ struct pipeline_config {
     struct verdict_config verdict; /* the thresholds verdicts depend on */
     bool dissect;                  /* false: flows and their counters only, no HTTP */
     bool classify;                 /* false: no nDPI; every flow's l7 is "Unknown" */
+    bool paths;                    /* who answered, and the links between proxy legs
+                                      (hops.h); needs dissect */
     struct db *db;                 /* where the run goes; NULL: nowhere. Borrowed. */
     /* Save the packets of problem flows (--save-pcap): the pipeline creates the
      * evidence store (it is sized from the flow table) and feeds it. NULL: off.
@@ -80,6 +83,7 @@ struct pipeline_totals {
     struct reasm_stats reasm;
     struct h1_stats http;           /* zero when not dissecting */
     struct verdict_stats verdicts;
+    struct hops_stats hops;         /* zero without path analysis */
     uint64_t ndpi_packets;
     uint64_t detached_flows;        /* classified as not HTTP: payload not looked at */
     uint64_t http_flows;            /* finished flows with at least one exchange */

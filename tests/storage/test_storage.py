@@ -43,7 +43,7 @@ CONTRACT = {
 }
 
 # What schema revisions 2 and 3 (storage/schema.c) add beyond the contract.
-SCHEMA_REVISION = "4"
+SCHEMA_REVISION = "5"
 REV2_COLUMNS = {
     "runs": ["interrupted", "first_packet", "last_packet", "tcp_flows", "http_flows",
              "exchange_count", "evicted_flows", "fragments_skipped", "undecodable",
@@ -55,7 +55,8 @@ VIEWS = ["v_verdict_counts", "v_flow_verdict_counts", "v_exchanges", "v_server_f
          "v_user_agent_failures", "v_server_timing", "v_proxy_vs_direct",
          "v_duplicate_bodies",
          "v_runs", "v_latest_run", "v_server_failures_by_run",
-         "v_user_agent_failures_by_run", "v_server_timing_by_run", "v_proxy_vs_direct_by_run"]
+         "v_user_agent_failures_by_run", "v_server_timing_by_run", "v_proxy_vs_direct_by_run",
+         "v_paths", "v_path_compare", "v_path_compare_by_run"]
 
 # DESIGN.md "Verdicts": the flow verdict is the most severe, in this order.
 SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",

@@ -1,0 +1,508 @@
+/* hops.c: see hops.h.
+ *
+ * The window is a ring of HOPS_MAX_PENDING entries in the order exchanges were handed
+ * in (about the order they ended), and a hash index from (method, path) to the entries
+ * that have it, chained both ways so that an entry leaving the ring leaves its chain
+ * in O(1). Entries leave when they are older than HOPS_WINDOW_US of capture time (the
+ * largest end time seen), or when the ring is full (counted). */
+#include "hops.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hblock.h"
+
+/* Capture reordering tolerated between the two legs. */
+#define HOPS_SLACK_US 10000u
+
+enum { NONE = UINT32_MAX, INDEX_BUCKETS = 2 * HOPS_MAX_PENDING };
+
+struct pend {
+    uint64_t id, flow_id;
+    uint64_t key;              /* method and path */
+    uint64_t host;             /* Host, lower case, default port dropped; 0 absent */
+    uint64_t addr, addr_port;  /* the server's address as a Host would write it */
+    uint64_t t_start, t_hdr, t_100, t_body_first, t_body_last, t_final, t_end;
+    int64_t body;              /* body length, -1 unknown */
+    uint32_t prev, next;       /* the index chain */
+    uint16_t status;
+    uint8_t family, cli[16], srv[16], xff[16];
+    bool has_xff, req_via, expect, http10;
+    bool linked_front, linked_back; /* as F it has its B; as B it has its F */
+    uint8_t by;                /* enum answered_by */
+    const char *product;       /* the answer's fingerprint */
+};
+
+struct hops {
+    struct pend *ring;         /* HOPS_MAX_PENDING */
+    uint32_t head, n;          /* oldest entry, entries */
+    uint32_t *index;           /* INDEX_BUCKETS chain heads */
+    uint64_t now_us;           /* the largest end time seen */
+    uint8_t proxies[HOPS_MAX_PROXIES][17]; /* family, address */
+    uint32_t n_proxies;
+    struct hops_stats st;
+};
+
+struct hops *hops_new(void)
+{
+    struct hops *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    /* calloc'd: pages of the ring are touched only as the window fills */
+    h->ring = calloc(HOPS_MAX_PENDING, sizeof *h->ring);
+    h->index = malloc(INDEX_BUCKETS * sizeof *h->index);
+    if (!h->ring || !h->index) {
+        hops_free(h);
+        return NULL;
+    }
+    memset(h->index, 0xff, INDEX_BUCKETS * sizeof *h->index);
+    return h;
+}
+
+void hops_free(struct hops *h)
+{
+    if (!h)
+        return;
+    free(h->ring);
+    free(h->index);
+    free(h);
+}
+
+const struct hops_stats *hops_stats(const struct hops *h)
+{
+    return &h->st;
+}
+
+static const char *const finding_names[HOP_FINDING_BITS] = {
+    "answered_100", "relayed_100", "dropped_100", "stripped_expect", "added_expect",
+    "answered_final", "buffered_body", "http10_upstream",
+};
+
+char *hop_findings_str(uint32_t findings, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < HOP_FINDING_BITS; i++) {
+        if (!(findings & (1u << i)))
+            continue;
+        int k = snprintf(buf + used, len - used, "%s%s", used ? "," : "", finding_names[i]);
+        if (k < 0 || (size_t)k >= len - used)
+            break;
+        used += (size_t)k;
+    }
+    return buf;
+}
+
+/* ---- what linking compares ------------------------------------------------------- */
+
+static uint64_t mix(uint64_t h, const void *p, size_t n, bool fold)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = b[i];
+        if (fold && c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c - 'A' + 'a');
+        h = (h ^ c) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+#define FNV_BASIS 0xcbf29ce484222325ull
+
+/* A Host (or the authority of an absolute URI) for comparing: lower case, without a
+ * default port (":80"). */
+static uint64_t host_hash(const char *p, size_t n)
+{
+    if (n >= 3 && memcmp(p + n - 3, ":80", 3) == 0)
+        n -= 3;
+    return n ? mix(FNV_BASIS, p, n, true) | 1 : 0;
+}
+
+/* Method and path of a request, and the host of an absolute-form target. */
+static void target(const struct exchange *x, uint64_t *key, uint64_t *abs_host)
+{
+    const struct sbuf *m = &x->s[XS_METHOD], *u = &x->s[XS_URI];
+    const char *path = u->p;
+    size_t n = u->len;
+    *abs_host = 0;
+    if (n > 7 && (memcmp(path, "http://", 7) == 0 || memcmp(path, "HTTP://", 7) == 0)) {
+        const char *auth = path + 7;
+        const char *slash = memchr(auth, '/', n - 7);
+        size_t alen = slash ? (size_t)(slash - auth) : n - 7;
+        *abs_host = host_hash(auth, alen);
+        path = slash ? slash : "/";
+        n = slash ? n - 7 - alen : 1;
+    }
+    uint64_t k = mix(FNV_BASIS, m->p, m->len, false);
+    k = mix(k, " ", 1, false);
+    *key = mix(k, path, n, false) | 1;
+}
+
+/* The last address of the request's X-Forwarded-For: the client as the proxy saw it. */
+static bool xff_last(const struct exchange *x, uint8_t *family, uint8_t addr[16])
+{
+    const char *v;
+    size_t n;
+    const struct sbuf *b = &x->s[XS_RAW_REQUEST];
+    if (!b->len || !hblock_find(b->p, b->len, "X-Forwarded-For", &v, &n))
+        return false;
+    size_t i = n;
+    while (i > 0 && v[i - 1] != ',')
+        i--;
+    while (i < n && v[i] == ' ')
+        i++;
+    char text[64];
+    size_t k = n - i < sizeof text - 1 ? n - i : sizeof text - 1;
+    memcpy(text, v + i, k);
+    text[k] = '\0';
+    memset(addr, 0, 16);
+    if (inet_pton(AF_INET, text, addr) == 1) {
+        *family = 4;
+        return true;
+    }
+    if (inet_pton(AF_INET6, text, addr) == 1) {
+        *family = 6;
+        return true;
+    }
+    return false;
+}
+
+static bool same_addr(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b)
+{
+    return fa == fb && memcmp(a, b, fa == 4 ? 4 : 16) == 0;
+}
+
+/* The server address as a Host header would write it, with and without the port. */
+static void addr_hashes(const struct flow *f, uint64_t *addr, uint64_t *addr_port)
+{
+    char ip[64], ep[80];
+    const uint8_t *a = flow_addr(f, DIR_S2C);
+    inet_ntop(f->key.family == 4 ? AF_INET : AF_INET6, a, ip, sizeof ip);
+    *addr = host_hash(ip, strlen(ip));
+    snprintf(ep, sizeof ep, f->key.family == 4 ? "%s:%u" : "[%s]:%u", ip,
+             flow_port(f, DIR_S2C));
+    *addr_port = host_hash(ep, strlen(ep));
+}
+
+static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
+                 const struct fingerprint *fp)
+{
+    memset(e, 0, sizeof *e);
+    e->id = x->id;
+    e->flow_id = f->id;
+    uint64_t abs_host;
+    target(x, &e->key, &abs_host);
+    e->host = abs_host ? abs_host
+                       : x->s[XS_HOST].set ? host_hash(x->s[XS_HOST].p, x->s[XS_HOST].len) : 0;
+    addr_hashes(f, &e->addr, &e->addr_port);
+    e->family = f->key.family;
+    memcpy(e->cli, flow_addr(f, DIR_C2S), 16);
+    memcpy(e->srv, flow_addr(f, DIR_S2C), 16);
+    uint8_t xf = 0;
+    e->has_xff = xff_last(x, &xf, e->xff) && xf == e->family;
+    const char *v;
+    size_t vl;
+    e->req_via = x->s[XS_RAW_REQUEST].len &&
+                 hblock_find(x->s[XS_RAW_REQUEST].p, x->s[XS_RAW_REQUEST].len, "Via", &v, &vl);
+    e->t_start = x->t_start_us;
+    e->t_hdr = x->t_hdr_us;
+    e->t_100 = x->t_100_us;
+    e->t_body_first = x->t_body_first_us;
+    e->t_body_last = x->t_body_last_us;
+    e->t_final = x->t_final_us;
+    e->t_end = x->t_end_us ? x->t_end_us : x->t_final_us ? x->t_final_us : x->t_hdr_us;
+    e->body = x->has_content_length && !x->chunked ? (int64_t)x->content_length
+              : x->req_complete && !x->body_abandoned ? (int64_t)x->body_bytes : -1;
+    e->status = x->status;
+    e->expect = x->has_expect;
+    e->http10 = x->http_major == 1 && x->http_minor == 0;
+    e->by = (uint8_t)fp->by;
+    e->product = fp->intermediary;
+}
+
+/* Could B be the upstream exchange of F? (The proxy address is checked by the caller.) */
+static bool fits(const struct pend *f, const struct pend *b)
+{
+    if (f->key != b->key || f->flow_id == b->flow_id)
+        return false;
+    bool host_ok = !f->host || !b->host || f->host == b->host || b->host == b->addr ||
+                   b->host == b->addr_port;
+    if (!host_ok)
+        return false;
+    if (f->body >= 0 && b->body >= 0 && f->body != b->body)
+        return false;
+    if (b->t_start + HOPS_SLACK_US < f->t_start)
+        return false;
+    uint64_t f_done = f->t_end ? f->t_end : UINT64_MAX - HOPS_SLACK_US;
+    if (b->t_start > f_done + HOPS_SLACK_US)
+        return false;
+    if (b->has_xff && !same_addr(b->family, b->xff, f->family, f->cli))
+        return false;
+    return true;
+}
+
+/* ---- the window ----------------------------------------------------------------- */
+
+static uint32_t bucket(uint64_t key)
+{
+    return (uint32_t)((key ^ (key >> 29)) % INDEX_BUCKETS);
+}
+
+static void unchain(struct hops *h, uint32_t i)
+{
+    struct pend *e = &h->ring[i];
+    if (e->prev != NONE)
+        h->ring[e->prev].next = e->next;
+    else
+        h->index[bucket(e->key)] = e->next;
+    if (e->next != NONE)
+        h->ring[e->next].prev = e->prev;
+}
+
+static void chain(struct hops *h, uint32_t i)
+{
+    struct pend *e = &h->ring[i];
+    uint32_t b = bucket(e->key);
+    e->prev = NONE;
+    e->next = h->index[b];
+    if (e->next != NONE)
+        h->ring[e->next].prev = i;
+    h->index[b] = i;
+}
+
+static bool is_proxy(const struct hops *h, uint8_t family, const uint8_t *a)
+{
+    for (uint32_t i = 0; i < h->n_proxies; i++)
+        if (h->proxies[i][0] == family && memcmp(h->proxies[i] + 1, a, 16) == 0)
+            return true;
+    return false;
+}
+
+static void remember_proxy(struct hops *h, uint8_t family, const uint8_t *a)
+{
+    if (is_proxy(h, family, a) || h->n_proxies == HOPS_MAX_PROXIES)
+        return;
+    h->proxies[h->n_proxies][0] = family;
+    memcpy(h->proxies[h->n_proxies] + 1, a, 16);
+    h->n_proxies++;
+}
+
+static void set_by(struct hops *h, uint8_t *by, uint8_t now)
+{
+    h->st.by[*by]--;
+    h->st.by[now]++;
+    *by = now;
+}
+
+static double ms_between(uint64_t from, uint64_t to)
+{
+    if (!from || !to)
+        return -1.0;
+    return to > from ? (double)(to - from) / 1000.0 : 0.0;
+}
+
+/* What the proxy between F and B did, and the wait split. */
+static void describe(const struct pend *f, const struct pend *b, struct hop *hop)
+{
+    uint32_t fl = 0;
+    if (f->expect && !b->expect)
+        fl |= HOP_STRIPPED_EXPECT;
+    if (!f->expect && b->expect)
+        fl |= HOP_ADDED_EXPECT;
+    if (f->t_100 && (!b->t_100 || f->t_100 + HOPS_SLACK_US < b->t_100))
+        fl |= HOP_ANSWERED_100;
+    else if (f->t_100 && b->t_100)
+        fl |= HOP_RELAYED_100;
+    if (b->t_100 && !f->t_100)
+        fl |= HOP_DROPPED_100;
+    if (f->status && b->status &&
+        (f->status != b->status || f->t_final + HOPS_SLACK_US < b->t_final))
+        fl |= HOP_ANSWERED_FINAL;
+    if (f->body > 0 && f->t_body_last && b->t_start >= f->t_body_last)
+        fl |= HOP_BUFFERED_BODY;
+    if (b->http10)
+        fl |= HOP_HTTP10_UPSTREAM;
+    hop->front_id = f->id;
+    hop->back_id = b->id;
+    hop->family = f->family;
+    memcpy(hop->proxy_ip, f->srv, 16);
+    hop->findings = fl;
+    hop->client_wait_ms = ms_between(f->t_hdr, f->t_body_first);
+    hop->proxy_ms = ms_between(f->t_hdr, b->t_hdr);
+    hop->upstream_ms = ms_between(b->t_hdr, b->t_100 ? b->t_100 : b->t_final);
+}
+
+/* Who answered F, now that its upstream exchange B is known. */
+static void decide_front(const struct pend *f, const struct pend *b, uint32_t findings,
+                         uint8_t *by, const char **product, char *evidence, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->srv, ip, sizeof ip);
+    *product = f->product ? f->product : "proxy";
+    if (findings & HOP_ANSWERED_FINAL) {
+        *by = ANSWERED_INTERMEDIARY;
+        snprintf(evidence, len, "the proxy answered %u; upstream %s answered %u (exchange "
+                 "%llu)", f->status, ip, b->status, (unsigned long long)b->id);
+    } else if (b->by == ANSWERED_INTERMEDIARY) {
+        *by = ANSWERED_INTERMEDIARY; /* a second intermediary behind the first made it */
+        *product = b->product;
+        snprintf(evidence, len, "relayed from upstream %s, whose answer %s made",
+                 ip, b->product);
+    } else {
+        *by = ANSWERED_ORIGIN;
+        snprintf(evidence, len, "relayed from upstream %s (exchange %llu)", ip,
+                 (unsigned long long)b->id);
+    }
+}
+
+/* The oldest entry leaves the window: a front to a known proxy that never found its
+ * upstream exchange was answered by the proxy itself. */
+static void retire(struct hops *h, struct hop_result *r)
+{
+    struct pend *e = &h->ring[h->head];
+    unchain(h, h->head);
+    if (!e->linked_front && e->status && is_proxy(h, e->family, e->srv) &&
+        r->n_hops < (int)(sizeof r->hops / sizeof r->hops[0]) &&
+        r->n_updates < (int)(sizeof r->updates / sizeof r->updates[0])) {
+        struct hop *hop = &r->hops[r->n_hops++];
+        *hop = (struct hop){ .front_id = e->id, .family = e->family,
+                             .findings = HOP_ANSWERED_FINAL | (e->t_100 ? HOP_ANSWERED_100
+                                                                         : 0),
+                             .client_wait_ms = ms_between(e->t_hdr, e->t_body_first),
+                             .proxy_ms = -1, .upstream_ms = -1 };
+        memcpy(hop->proxy_ip, e->srv, 16);
+        struct hop_update *u = &r->updates[r->n_updates++];
+        u->exchange_id = e->id;
+        u->intermediary = e->product ? e->product : "proxy";
+        set_by(h, &e->by, ANSWERED_INTERMEDIARY);
+        u->answered_by = e->by;
+        snprintf(u->path_evidence, sizeof u->path_evidence,
+                 "answered %u by the proxy itself; no upstream exchange", e->status);
+        h->st.proxy_answers++;
+    }
+    h->head = (h->head + 1) % HOPS_MAX_PENDING;
+    h->n--;
+}
+
+static bool room(const struct hop_result *r)
+{
+    return r->n_hops < 2 && r->n_updates < 2;
+}
+
+/* Retire what is older than the window, as long as the result has room. */
+static void expire(struct hops *h, struct hop_result *r)
+{
+    while (h->n && room(r) && h->ring[h->head].t_end + HOPS_WINDOW_US < h->now_us)
+        retire(h, r);
+}
+
+/* Was B sent by the proxy that F reached? Its client is F's server (a proxy with one
+ * address), or B says it was forwarded (X-Forwarded-For, Via: a proxy with an address
+ * on each side, as squid between two networks). */
+static bool sent_by_proxy_of(const struct pend *f, const struct pend *b)
+{
+    return same_addr(b->family, b->cli, f->family, f->srv) || b->has_xff || b->req_via;
+}
+
+/* The partner of e in one role among the entries with its key: as_front, a B the proxy
+ * of e sent; else an F whose proxy sent e. NONE, or the index; *many when more than
+ * one fitted. */
+static uint32_t partner(const struct hops *h, const struct pend *e, bool as_front, bool *many)
+{
+    uint32_t found = NONE;
+    *many = false;
+    for (uint32_t i = h->index[bucket(e->key)]; i != NONE; i = h->ring[i].next) {
+        const struct pend *o = &h->ring[i];
+        bool ok = as_front ? !o->linked_back && sent_by_proxy_of(e, o) && fits(e, o)
+                           : !o->linked_front && sent_by_proxy_of(o, e) && fits(o, e);
+        if (!ok)
+            continue;
+        if (found != NONE) {
+            *many = true;
+            return NONE;
+        }
+        found = i;
+    }
+    return found;
+}
+
+void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
+                   struct hop_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct fingerprint fp;
+    fingerprint_exchange(x, &fp);
+    x->answered_by = (uint8_t)fp.by;
+    x->intermediary = fp.intermediary;
+    snprintf(x->path_evidence, sizeof x->path_evidence, "%s", fp.evidence);
+    h->st.by[fp.by]++;
+    if (!x->has_request || !x->s[XS_METHOD].len || !x->t_start_us)
+        return; /* nothing to link by */
+
+    struct pend e;
+    fill(&e, f, x, &fp);
+    if (e.t_end > h->now_us)
+        h->now_us = e.t_end;
+    expire(h, r);
+
+    bool many_b, many_f;
+    uint32_t b = partner(h, &e, true, &many_b);
+    uint32_t fi = partner(h, &e, false, &many_f);
+    h->st.ambiguous += many_b || many_f;
+    if (b != NONE) { /* x is the front, its upstream exchange came first */
+        struct pend *o = &h->ring[b];
+        struct hop *hop = &r->hops[r->n_hops++];
+        describe(&e, o, hop);
+        o->linked_back = true;
+        e.linked_front = true;
+        uint8_t by;
+        decide_front(&e, o, hop->findings, &by, &x->intermediary, x->path_evidence,
+                     sizeof x->path_evidence);
+        set_by(h, &x->answered_by, by);
+        e.by = x->answered_by;
+        remember_proxy(h, e.family, e.srv);
+        h->st.linked++;
+    }
+    if (fi != NONE && room(r)) { /* x is the back of a front already handed on */
+        struct pend *o = &h->ring[fi];
+        struct hop *hop = &r->hops[r->n_hops++];
+        describe(o, &e, hop);
+        o->linked_front = true;
+        e.linked_back = true;
+        struct hop_update *u = &r->updates[r->n_updates++];
+        u->exchange_id = o->id;
+        uint8_t by;
+        decide_front(o, &e, hop->findings, &by, &u->intermediary, u->path_evidence,
+                     sizeof u->path_evidence);
+        set_by(h, &o->by, by);
+        u->answered_by = o->by;
+        remember_proxy(h, o->family, o->srv);
+        h->st.linked++;
+    }
+
+    /* into the window, for a partner still to come */
+    if (h->n == HOPS_MAX_PENDING) {
+        h->st.evicted++;
+        if (room(r))
+            retire(h, r);
+        else { /* no room to report on it: it just leaves */
+            unchain(h, h->head);
+            h->head = (h->head + 1) % HOPS_MAX_PENDING;
+            h->n--;
+        }
+    }
+    uint32_t at = (h->head + h->n) % HOPS_MAX_PENDING;
+    h->ring[at] = e;
+    chain(h, at);
+    h->n++;
+}
+
+bool hops_drain(struct hops *h, struct hop_result *r)
+{
+    memset(r, 0, sizeof *r);
+    while (h->n && room(r))
+        retire(h, r);
+    return h->n > 0;
+}
