@@ -25,6 +25,39 @@ struct dbr_rows {
     sqlite3_stmt *st;
 };
 
+/* The paths of each Host (v_path_compare) with nearest-rank percentiles of the client's
+ * wait and of the time to 100, from v_paths; VIEW, its WHERE, and the run filter of
+ * v_paths. Hosts are matched with IS: a request without Host is a path too. */
+#define PATHS_SQL(VIEW, WHERE, RUN)                                                      \
+    "WITH w AS (SELECT host, path, server_ip, server_port, wait_ms AS v,"                \
+    "  ROW_NUMBER() OVER (PARTITION BY host, path, server_ip, server_port"               \
+    "   ORDER BY wait_ms) AS rn,"                                                        \
+    "  COUNT(*) OVER (PARTITION BY host, path, server_ip, server_port) AS n"            \
+    "  FROM v_paths WHERE wait_ms IS NOT NULL AND expect IS NOT NULL AND " RUN "),"      \
+    " c AS (SELECT host, path, server_ip, server_port, continue_ms AS v,"               \
+    "  ROW_NUMBER() OVER (PARTITION BY host, path, server_ip, server_port"               \
+    "   ORDER BY continue_ms) AS rn,"                                                    \
+    "  COUNT(*) OVER (PARTITION BY host, path, server_ip, server_port) AS n"            \
+    "  FROM v_paths WHERE continue_ms IS NOT NULL AND " RUN "),"                         \
+    " ws AS (SELECT host, path, server_ip, server_port,"                                 \
+    "  MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS wait_p50,"                         \
+    "  MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END) AS wait_p95"                  \
+    "  FROM w GROUP BY host, path, server_ip, server_port),"                             \
+    " cs AS (SELECT host, path, server_ip, server_port,"                                 \
+    "  MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS continue_p50"                      \
+    "  FROM c GROUP BY host, path, server_ip, server_port)"                              \
+    " SELECT p.host, p.path, p.server_ip, p.server_port, p.exchanges, p.with_expect,"    \
+    "  p.continue_ok, p.expectation_failed, p.timeout_fallback, p.problems,"             \
+    "  ws.wait_p50 AS wait_ms_p50, ws.wait_p95 AS wait_ms_p95,"                          \
+    "  cs.continue_p50 AS continue_ms_p50,"                                              \
+    "  p.answered_by_intermediary, p.paths_disagree"                                     \
+    " FROM " VIEW " p"                                                                   \
+    " LEFT JOIN ws ON ws.host IS p.host AND ws.path = p.path"                            \
+    "  AND ws.server_ip IS p.server_ip AND ws.server_port IS p.server_port"              \
+    " LEFT JOIN cs ON cs.host IS p.host AND cs.path = p.path"                            \
+    "  AND cs.server_ip IS p.server_ip AND cs.server_port IS p.server_port "             \
+    WHERE "ORDER BY p.paths_disagree DESC, p.host, p.path, p.server_ip, p.server_port"
+
 /* Each summary over all runs ([0]) and over one run, ?1 ([1]). ?2 is 1 while a writer
  * holds the database: its newest unfinished run is running, not left unfinished. */
 static const char *const report_sql[DBR_QUERY_COUNT][2] = {
@@ -68,7 +101,10 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         "SELECT server_ip, server_port, n_100, continue_ms_p50, continue_ms_p95, n_wait,"
         " wait_ms_p50, wait_ms_p95 FROM v_server_timing_by_run WHERE run_id = ?1"
         " ORDER BY n_100 + n_wait DESC LIMIT 10" },
+    [DBR_PATHS] = { PATHS_SQL("v_path_compare", "", "1"),
+                    PATHS_SQL("v_path_compare_by_run", "WHERE run_id = ?1 ", "run_id = ?1") },
 };
+#undef PATHS_SQL
 
 static void set_err(struct dbr *r, const char *what)
 {

@@ -45,6 +45,8 @@ enum dbr_query {
     DBR_SERVERS,       /* servers with the most 417s and timeout fallbacks */
     DBR_USER_AGENTS,   /* user agents with the most 417s and timeout fallbacks */
     DBR_SERVER_TIMING, /* time to 100 and client wait per server (percentiles) */
+    DBR_PATHS,         /* per Host, each path with its outcomes and wait percentiles, the
+                          Hosts whose paths disagree first */
     DBR_QUERY_COUNT
 };
 

@@ -81,12 +81,13 @@ void cli_help(FILE *out, const struct command *cmd);
  * column `at` (where the cursor is), the others start at column `col`. */
 void cli_wrap(FILE *out, const char *text, int at, int col);
 
-/* The commands (analyze.c, flows.c, report.c, show.c, live.c). */
+/* The commands (analyze.c, flows.c, report.c, show.c, live.c, paths.c). */
 int cmd_analyze(const struct options *o);
 int cmd_flows(const struct options *o);
 int cmd_report(const struct options *o);
 int cmd_show(const struct options *o);
 int cmd_live(const struct options *o);
+int cmd_paths(const struct options *o);
 
 /* Shared by analyze and flows (drive.c): open the inputs (and the filter) as a file
  * source, or say why in one line and return NULL with the exit status in *status

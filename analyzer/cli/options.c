@@ -99,6 +99,7 @@ static const char *const flows_takes[] = {
     "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
 static const char *const show_takes[] = { "db", "help", NULL };
+static const char *const paths_takes[] = { "db", "run", "latest", "json", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
     "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
@@ -134,6 +135,14 @@ static const struct command commands[] = {
       "counts, the servers and user agents with the most 417s and timeout fallbacks, "
       "time to 100 Continue per server. The database is opened read-only.",
       report_takes, 0, 0, cmd_report },
+    { "paths", "per Host, each path (direct, or through an intermediary) and its outcomes",
+      "[--db FILE] [--run N | --latest] [--json]",
+      "Per Host, each path the traffic took: direct to an address, or through a named "
+      "intermediary (a proxy, a CDN, a WAF), with its exchanges, verdict counts, the "
+      "client's wait and the time to 100 (median and 95th percentile), and how many "
+      "answers the intermediary made itself. Hosts whose paths disagree (one has "
+      "problems, another none) come first. See docs/paths.md.",
+      paths_takes, 0, 0, cmd_paths },
     { "show", "one exchange: its timeline, header blocks, flow and flags",
       "[--db FILE] ID",
       "One exchange of the database by its id (exchanges.id, the first column of "

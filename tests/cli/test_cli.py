@@ -5,7 +5,7 @@ pipes, signals, locks.
   test_cli.py AREA BINARY SRCDIR
 
 AREA is one of: help options list pipe show summary waitlock report man docs inputs
-contrib.
+contrib paths.
 BINARY is the expectscope executable, SRCDIR the source tree (tests/pcap holds the
 real-traffic corpus). Each area works in its own temporary directory and removes it.
 Exit status 0 when every check passed, 1 otherwise (each failed check is printed).
@@ -26,7 +26,7 @@ import tempfile
 import time
 
 TIMEOUT = 120
-COMMANDS = ["analyze", "live", "flows", "report", "show"]
+COMMANDS = ["analyze", "live", "flows", "report", "paths", "show"]
 
 
 class Checker:
@@ -125,10 +125,10 @@ def area_help(binary, srcdir, tmp):
 def area_options(binary, srcdir, tmp):
     late = pcap(srcdir, "late-100.pcap")
     for args, want in (
-            (["flows", "--db", "x.db", late], "--db goes with analyze, live, report, show"),
+            (["flows", "--db", "x.db", late], "--db goes with analyze, live, report, paths, show"),
             (["report", "-q"], "-q goes with analyze, live, flows"),
             (["report", "--list"], "--list goes with analyze"),
-            (["show", "--json", "1"], "--json goes with report"),
+            (["show", "--json", "1"], "--json goes with report, paths"),
             (["analyze", "--bogus", late], "unknown option --bogus"),
             (["analyze", "--no-wait-ms"], "needs a value"),
             (["analyze", "--no-wait-ms", "0", late], "--no-wait-ms takes milliseconds"),
@@ -542,7 +542,40 @@ def area_contrib(binary, srcdir, tmp):
             f"systemd-analyze verify: {p.returncode} {p.stderr.strip()}")
 
 
-AREAS = {"contrib": area_contrib, "inputs": area_inputs, "man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
+def area_paths(binary, srcdir, tmp):
+    """`paths` on the corpus: the squid capture's two legs are one client path via squid,
+    the upstream leg is no path of its own; JSON and text agree; 100 columns."""
+    import json
+    dbp = os.path.join(tmp, "paths.db")
+    for cap in ("squid-proxy.pcap", "curl-nginx-continue.pcap", "expect-417-retry.pcap"):
+        C.eq(run(binary, ["analyze", "-q", "--db", dbp, pcap(srcdir, cap)], tmp).returncode,
+             0, f"analyze {cap}")
+    j = run(binary, ["paths", "--db", dbp, "--json"], tmp)
+    C.eq(j.returncode, 0, f"paths --json: exit status ({j.stderr.strip()})")
+    rows = json.loads(j.stdout)
+    via = [r for r in rows if r["path"] == "via squid"]
+    C.check(len(via) == 1 and via[0]["server_port"] == 3128 and via[0]["exchanges"] == 1,
+            f"paths: one exchange via squid at its port 3128: {via}")
+    db = sqlite3.connect(dbp)
+    n_client = db.execute("SELECT COUNT(*) FROM v_paths").fetchone()[0]
+    n_all = db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0]
+    hops = db.execute("SELECT findings FROM hops").fetchall()
+    db.close()
+    C.eq(sum(r["exchanges"] for r in rows), n_client, "paths: every client exchange, once")
+    C.eq(n_all - n_client, len(hops), "paths: the upstream legs are not paths")
+    C.eq(hops, [("relayed_100",)], "squid relays the origin's 100")
+    t = run(binary, ["paths", "--db", dbp], tmp)
+    C.eq(t.returncode, 0, "paths: exit status")
+    C.check(re.search(r"^Host 10\.231\.2\.2$", t.stdout, re.M) and
+            re.search(r"^  via squid +10\.231\.1\.2:3128 ", t.stdout, re.M),
+            f"paths: a Host block with the squid path:\n{t.stdout}")
+    long = [l for l in t.stdout.splitlines() if len(l) > 100]
+    C.check(not long, f"paths: lines over 100 columns: {long}")
+    one_line_error(run(binary, ["paths", "--db", os.path.join(tmp, "no.db")], tmp), 1,
+                   "No such file", "paths on a missing database")
+
+
+AREAS = {"paths": area_paths, "contrib": area_contrib, "inputs": area_inputs, "man": area_man, "docs": area_docs, "report": area_report, "help": area_help, "options": area_options, "list": area_list, "pipe": area_pipe,
          "show": area_show, "summary": area_summary, "waitlock": area_waitlock}
 
 
