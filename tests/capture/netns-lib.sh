@@ -27,7 +27,6 @@ need_tools() {
 }
 
 declare -A BG=()          # pid -> what it is, for every process still running
-CAP_PID=""
 CAP_DROPS=0
 
 # netns_init PREFIX: make $WORK and install the cleanup trap.
@@ -122,10 +121,9 @@ cap_start() {
     [[ ${#CAP_PIDS[@]} -eq 0 ]] || name=tcpdump$((${#CAP_PIDS[@]} + 1))
     bg "$ns" "$name" tcpdump -i "$ifc" -s 0 -B 32768 -U --immediate-mode -Z root \
         -w "$file" "$@"
-    CAP_PID=$BG_PID
     CAP_PIDS+=("$BG_PID:$name")
     for i in $(seq 100); do
-        grep -q 'listening on' "$WORK/$name.log" && break
+        grep -qs 'listening on' "$WORK/$name.log" && break
         sleep 0.05
     done
     grep -q 'listening on' "$WORK/$name.log" || die "tcpdump did not start"
@@ -142,7 +140,6 @@ cap_stop() {
         CAP_DROPS=$((CAP_DROPS + n))
     done
     CAP_PIDS=()
-    CAP_PID=""
 }
 
 cli() { ip netns exec "$CLI_NS" "$@" 2>>"$WORK/client.log"; }
