@@ -7,6 +7,11 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
             node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
+# Not installed here: regenerating the committed real-traffic captures is a manual step.
+#   tests/capture/make-corpus.sh: tcpdump tshark nginx-light libnginx-mod-http-echo
+#     lighttpd squid curl nodejs iproute2 ethtool
+#   tests/capture/make-paths.sh: tcpdump tshark (mergecap) nginx libnginx-mod-http-echo
+#     squid haproxy apache2 varnish curl iproute2 ethtool (see tests/capture/README.md)
 # prometheus: for promtool only (tests/metrics/check_promtool.py checks the --metrics file)
 # systemd: systemd-analyze verifies the unit in contrib/
 test_pkgs=(python3 sqlite3 clang man-db prometheus systemd)

@@ -18,9 +18,9 @@ OUT=$(cd "$HERE/.." && pwd)/pcap
 PEERS="$HERE/peers.py"
 NODEPEERS="$HERE/node-peers.js"
 
-CLI_NS=es-cli SRV_NS=es-srv PRX_NS=es-prx
-CLI4=10.231.0.1 SRV4=10.231.0.2 CLI6=fd00:e5::1 SRV6=fd00:e5::2
-PCLI4=10.231.1.1 PRX4=10.231.1.2 PUP4=10.231.2.1 PSRV4=10.231.2.2
+LOG_TAG=make-corpus
+# shellcheck source=netns-lib.sh
+source "$HERE/netns-lib.sh"   # namespaces, addresses, bg/stop, tcpdump, cleanup trap
 CASE_PORT=8081            # per-case python/node servers, on $SRV4
 
 ALL_CASES=(
@@ -36,18 +36,9 @@ ALL_CASES=(
 )
 DERIVED_FROM_CONTINUE=(gap-body gap-headers reordered)
 
-log() { printf 'make-corpus: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${ALL_CASES[@]}"; exit 0; fi
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, tcpdump)"
-for tool in ip tcpdump tshark nginx lighttpd squid curl python3 node; do
-    command -v "$tool" >/dev/null || die "missing $tool"
-done
-if ! command -v ethtool >/dev/null; then
-    log "ethtool missing, installing it with apt-get"
-    apt-get install -y -q ethtool >/dev/null || die "cannot install ethtool"
-fi
+need_tools ip tcpdump tshark nginx lighttpd squid curl python3 node
 
 CASES=("$@")
 [[ ${#CASES[@]} -gt 0 ]] || CASES=("${ALL_CASES[@]}")
@@ -55,150 +46,7 @@ for c in "${CASES[@]}"; do
     [[ " ${ALL_CASES[*]} " == *" $c "* ]] || die "unknown case '$c' (see --list)"
 done
 
-WORK=$(mktemp -d /tmp/expectscope-corpus.XXXXXX)
-chmod 755 "$WORK"
-declare -A BG=()          # pid -> what it is, for every process still running
-CAP_PID=""
-CAP_DROPS=0
-
-# ------------------------------------------------------------------ process helpers
-
-# bg NS NAME CMD...: start CMD inside namespace NS in the background, log to
-# $WORK/NAME.log; the pid is left in $BG_PID. `ip netns exec` execs CMD, so the pid is
-# the command's own.
-bg() {
-    local ns=$1 name=$2; shift 2
-    ip netns exec "$ns" "$@" >"$WORK/$name.log" 2>&1 &
-    BG_PID=$!
-    BG[$BG_PID]=$name
-}
-
-# stop PID [SIGNAL]: signal one process we started and wait for it to go.
-stop() {
-    local pid=$1 sig=${2:-TERM}
-    [[ -n ${BG[$pid]:-} ]] || return 0
-    kill -s "$sig" "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset "BG[$pid]"
-}
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    for pid in "${!BG[@]}"; do
-        kill -s TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${!BG[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    for ns in "$CLI_NS" "$SRV_NS" "$PRX_NS"; do
-        ip netns del "$ns" 2>/dev/null || true
-    done
-    if [[ $rc -ne 0 && $rc -ne 3 ]]; then
-        log "failed (exit $rc); logs of the last case:"
-        tail -n 5 "$WORK"/*.log >&2 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_listen NS PORT: until something listens on PORT inside NS (5 s at most).
-wait_listen() {
-    local ns=$1 port=$2 i
-    for i in $(seq 100); do
-        ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && return 0
-        sleep 0.05
-    done
-    die "nothing listens on port $port in $ns"
-}
-
-# cap_start NS IFACE FILE / cap_stop: one tcpdump per capture, started before the
-# scenario and stopped with SIGINT afterwards. --immediate-mode so that nothing waits
-# in the kernel ring when SIGINT comes; -B 32 MiB because in immediate mode the ring's
-# slots are sized for the interface MTU (64 KiB on "any", which includes lo) and the
-# default 2 MiB then holds ~30 packets; -Z root keeps the file root-owned. A capture
-# the kernel dropped packets from is taken again (CAP_DROPS).
-cap_start() {
-    local ns=$1 ifc=$2 file=$3 i
-    bg "$ns" tcpdump tcpdump -i "$ifc" -s 0 -B 32768 -U --immediate-mode -Z root -w "$file"
-    CAP_PID=$BG_PID
-    for i in $(seq 100); do
-        grep -q 'listening on' "$WORK/tcpdump.log" && break
-        sleep 0.05
-    done
-    grep -q 'listening on' "$WORK/tcpdump.log" || die "tcpdump did not start"
-    sleep 0.2
-}
-cap_stop() {
-    sleep 0.3
-    stop "$CAP_PID" INT
-    CAP_PID=""
-    local n
-    n=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$WORK/tcpdump.log")
-    [[ -n $n ]] || die "tcpdump did not report its drop count"
-    CAP_DROPS=$((CAP_DROPS + n))
-}
-
-cli() { ip netns exec "$CLI_NS" "$@" 2>>"$WORK/client.log"; }
-curl_cli() { cli curl -sS -o /dev/null "$@"; }
-
-# ------------------------------------------------------------------ namespaces
-
-# link NS_A IF_A NS_B IF_B: a veth pair, MTU 1500, offloads and tx checksum offload off
-# (so captured segments are wire-sized and carry correct checksums).
-link() {
-    ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
-    local x
-    for x in "$1 $2" "$3 $4"; do
-        set -- $x
-        ip -n "$1" link set "$2" mtu 1500
-        ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off >/dev/null
-        ip -n "$1" link set "$2" up
-    done
-}
-
-# neigh NS IF ADDR PEER_NS PEER_IF: permanent neighbour entry, so captures hold no
-# ARP/ND exchange at their start.
-neigh() {
-    local mac
-    mac=$(ip netns exec "$4" cat "/sys/class/net/$5/address")
-    ip -n "$1" neigh replace "$3" lladdr "$mac" dev "$2" nud permanent
-}
-
-setup_netns() {
-    local ns
-    for ns in "$CLI_NS" "$SRV_NS" "$PRX_NS"; do
-        ip netns del "$ns" 2>/dev/null || true      # left over by a killed run
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_ra=0 \
-            net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.dad_transmits=0
-    done
-    # client <-> server, direct
-    link "$CLI_NS" es-c0 "$SRV_NS" es-s0
-    ip -n "$CLI_NS" addr add "$CLI4/24" dev es-c0
-    ip -n "$SRV_NS" addr add "$SRV4/24" dev es-s0
-    ip -n "$CLI_NS" addr add "$CLI6/64" dev es-c0 nodad
-    ip -n "$SRV_NS" addr add "$SRV6/64" dev es-s0 nodad
-    # client <-> proxy (10.231.1.0/24) and proxy <-> server (10.231.2.0/24)
-    link "$CLI_NS" es-c1 "$PRX_NS" es-p0
-    link "$PRX_NS" es-p1 "$SRV_NS" es-s1
-    ip -n "$CLI_NS" addr add "$PCLI4/24" dev es-c1
-    ip -n "$PRX_NS" addr add "$PRX4/24" dev es-p0
-    ip -n "$PRX_NS" addr add "$PUP4/24" dev es-p1
-    ip -n "$SRV_NS" addr add "$PSRV4/24" dev es-s1
-    neigh "$CLI_NS" es-c0 "$SRV4" "$SRV_NS" es-s0
-    neigh "$SRV_NS" es-s0 "$CLI4" "$CLI_NS" es-c0
-    neigh "$CLI_NS" es-c0 "$SRV6" "$SRV_NS" es-s0
-    neigh "$SRV_NS" es-s0 "$CLI6" "$CLI_NS" es-c0
-    neigh "$CLI_NS" es-c1 "$PRX4" "$PRX_NS" es-p0
-    neigh "$PRX_NS" es-p0 "$PCLI4" "$CLI_NS" es-c1
-    neigh "$PRX_NS" es-p1 "$PSRV4" "$SRV_NS" es-s1
-    neigh "$SRV_NS" es-s1 "$PUP4" "$PRX_NS" es-p1
-    sleep 2.5    # let link-up IPv6 multicast reports go by before the first capture
-}
+netns_init expectscope-corpus
 
 # ------------------------------------------------------------------ servers
 
