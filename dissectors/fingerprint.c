@@ -24,6 +24,11 @@ struct fp_row {
 };
 
 static const struct fp_row rows[] = {
+    /* Amazon CloudFront ("Hit from cloudfront", "Miss from cloudfront", "Error from
+     * cloudfront"), ahead of squid's "HIT from <host>", which would take it */
+    { "X-Cache", "Error from cloudfront", "cloudfront", FP_MADE },
+    { "X-Cache", "Hit from cloudfront", "cloudfront", FP_MADE },
+    { "X-Cache", "from cloudfront", "cloudfront", FP_RELAYED },
     /* squid: its own error pages carry X-Squid-Error and its Server; a cache says HIT
      * or MISS "from <host>" in X-Cache; it adds Via "... (squid/5.7)" */
     { "X-Squid-Error", NULL, "squid", FP_MADE },
@@ -49,11 +54,7 @@ static const struct fp_row rows[] = {
     { "cf-cache-status", NULL, "cloudflare", FP_RELAYED },
     { "CF-RAY", NULL, "cloudflare", FP_ON_PATH },
     { "Server", "cloudflare", "cloudflare", FP_ON_PATH },
-    /* Amazon CloudFront ("Hit from cloudfront", "Miss from cloudfront", "Error from
-     * cloudfront"), and the AWS load balancers' own answers */
-    { "X-Cache", "Error from cloudfront", "cloudfront", FP_MADE },
-    { "X-Cache", "Hit from cloudfront", "cloudfront", FP_MADE },
-    { "X-Cache", "from cloudfront", "cloudfront", FP_RELAYED },
+    /* Amazon CloudFront's other headers, and the AWS load balancers' own answers */
     { "X-Amz-Cf-Id", NULL, "cloudfront", FP_ON_PATH },
     { "Via", "cloudfront", "cloudfront", FP_ON_PATH },
     { "Server", "awselb", "aws-elb", FP_MADE },
@@ -104,29 +105,38 @@ static bool name_is(const char *name, size_t n, const char *want)
     return true;
 }
 
-/* The strongest row matched by the fields of one block. */
+/* One field against the table: the first row that matches decides for it, and it
+ * replaces *best when stronger (among equals, earlier in the table). */
+static void match(const char *name, size_t nl, const char *value, size_t vl,
+                  const struct fp_row **best, const char **val, size_t *val_len)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct fp_row *r = &rows[i];
+        if (!name_is(name, nl, r->header) ||
+            (r->contains && !hblock_contains(value, vl, r->contains)))
+            continue;
+        if (!*best || r->kind > (*best)->kind || (r->kind == (*best)->kind && r < *best)) {
+            *best = r;
+            *val = value;
+            *val_len = vl;
+        }
+        return;
+    }
+}
+
+/* The strongest row matched by the fields of the blocks in b (the interim blocks are
+ * kept one after another). */
 static const struct fp_row *scan(const struct sbuf *b, const char **val, size_t *val_len)
 {
     const struct fp_row *best = NULL;
-    if (!b->len)
-        return NULL;
+    const char *p = b->p, *end = b->len ? b->p + b->len : b->p;
     struct hblock_iter it;
-    hblock_iter_init(&it, b->p, b->len);
     const char *name, *value;
     size_t nl, vl;
-    while (hblock_next(&it, &name, &nl, &value, &vl)) {
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-            const struct fp_row *r = &rows[i];
-            if (!name_is(name, nl, r->header) ||
-                (r->contains && !hblock_contains(value, vl, r->contains)))
-                continue;
-            if (!best || r->kind > best->kind || (r->kind == best->kind && r < best)) {
-                best = r;
-                *val = value;
-                *val_len = vl;
-            }
-            break; /* the first matching row decides for this header */
-        }
+    for (; p < end; p = it.p) {
+        hblock_iter_init(&it, p, (size_t)(end - p)); /* skips the start line: moves on */
+        while (hblock_next(&it, &name, &nl, &value, &vl))
+            match(name, nl, value, vl, &best, val, val_len);
     }
     return best;
 }
@@ -140,7 +150,11 @@ void fingerprint_exchange(const struct exchange *x, struct fingerprint *fp)
     size_t vl = 0, ivl = 0;
     const struct fp_row *r = scan(&x->s[XS_RAW_RESPONSE], &v, &vl);
     const struct fp_row *ri = scan(&x->s[XS_RAW_INTERIM], &iv, &ivl);
-    if (!r || (ri && ri->kind > r->kind)) { /* e.g. only the 100 said Via */
+    /* The final answer's own headers say who made it. A 1xx only shows an intermediary
+     * on the path (e.g. only the 100 said Via): whoever made the 100 need not have made
+     * the final answer. */
+    bool interim_only = !r && ri;
+    if (interim_only) {
         r = ri;
         v = iv;
         vl = ivl;
@@ -151,7 +165,8 @@ void fingerprint_exchange(const struct exchange *x, struct fingerprint *fp)
         return;
     }
     fp->intermediary = r->product;
-    fp->by = r->kind == FP_MADE      ? ANSWERED_INTERMEDIARY
+    fp->by = interim_only            ? ANSWERED_UNKNOWN
+             : r->kind == FP_MADE    ? ANSWERED_INTERMEDIARY
              : r->kind == FP_RELAYED ? ANSWERED_ORIGIN
                                      : ANSWERED_UNKNOWN;
     /* "X-Squid-Error: ERR_INVALID_REQ 0": the header and the start of its value */

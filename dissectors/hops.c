@@ -26,11 +26,14 @@ struct pend {
     uint64_t addr, addr_port;  /* the server's address as a Host would write it */
     uint64_t t_start, t_hdr, t_100, t_body_first, t_body_last, t_final, t_end;
     int64_t body;              /* body length, -1 unknown */
+    uint64_t body_sent;        /* body bytes seen */
+    bool body_missing;         /* some were lost in capture gaps */
     uint32_t prev, next;       /* the index chain */
     uint16_t status;
-    uint8_t family, cli[16], srv[16], xff[16];
+    uint8_t family, cli[16], srv[16], xff_family, xff[16];
     bool has_xff, req_via, expect, http10;
     bool linked_front, linked_back; /* as F it has its B; as B it has its F */
+    bool ambiguous;            /* as F, more than one B fitted: it stays unknown */
     uint8_t by;                /* enum answered_by */
     const char *product;       /* the answer's fingerprint */
 };
@@ -40,16 +43,24 @@ struct hops {
     uint32_t head, n;          /* oldest entry, entries */
     uint32_t *index;           /* INDEX_BUCKETS chain heads */
     uint64_t now_us;           /* the largest end time seen */
-    uint8_t proxies[HOPS_MAX_PROXIES][17]; /* family, address */
-    uint32_t n_proxies;
+    struct hops_proxy proxies[HOPS_MAX_PROXIES]; /* declared and learnt */
+    uint32_t n_proxies, groups;
     struct hops_stats st;
 };
 
-struct hops *hops_new(void)
+struct hops *hops_new(const struct hops_proxy *declared, size_t n)
 {
+    if (n > HOPS_MAX_PROXIES)
+        return NULL;
     struct hops *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    for (size_t i = 0; i < n; i++) {
+        h->proxies[i] = declared[i];
+        if (declared[i].group > h->groups)
+            h->groups = declared[i].group;
+    }
+    h->n_proxies = (uint32_t)n;
     /* calloc'd: pages of the ring are touched only as the window fills */
     h->ring = calloc(HOPS_MAX_PENDING, sizeof *h->ring);
     h->index = malloc(INDEX_BUCKETS * sizeof *h->index);
@@ -77,20 +88,23 @@ const struct hops_stats *hops_stats(const struct hops *h)
 
 static const char *const finding_names[HOP_FINDING_BITS] = {
     "answered_100", "relayed_100", "dropped_100", "stripped_expect", "added_expect",
-    "answered_final", "buffered_body", "http10_upstream",
+    "answered_final", "buffered_body", "http10_upstream", "withheld_body", "gateway_error",
 };
 
 char *hop_findings_str(uint32_t findings, char *buf, size_t len)
 {
     size_t used = 0;
+    if (!len)
+        return buf;
     buf[0] = '\0';
     for (int i = 0; i < HOP_FINDING_BITS; i++) {
         if (!(findings & (1u << i)))
             continue;
-        int k = snprintf(buf + used, len - used, "%s%s", used ? "," : "", finding_names[i]);
-        if (k < 0 || (size_t)k >= len - used)
-            break;
-        used += (size_t)k;
+        size_t n = strlen(finding_names[i]) + (used ? 1 : 0);
+        if (used + n >= len)
+            break; /* whole names only */
+        snprintf(buf + used, len - used, "%s%s", used ? "," : "", finding_names[i]);
+        used += n;
     }
     return buf;
 }
@@ -200,8 +214,7 @@ static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
     e->family = f->key.family;
     memcpy(e->cli, flow_addr(f, DIR_C2S), 16);
     memcpy(e->srv, flow_addr(f, DIR_S2C), 16);
-    uint8_t xf = 0;
-    e->has_xff = xff_last(x, &xf, e->xff) && xf == e->family;
+    e->has_xff = xff_last(x, &e->xff_family, e->xff);
     const char *v;
     size_t vl;
     e->req_via = x->s[XS_RAW_REQUEST].len &&
@@ -213,6 +226,8 @@ static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
     e->t_body_last = x->t_body_last_us;
     e->t_final = x->t_final_us;
     e->t_end = x->t_end_us ? x->t_end_us : x->t_final_us ? x->t_final_us : x->t_hdr_us;
+    e->body_sent = x->body_bytes;
+    e->body_missing = x->body_missing > 0;
     e->body = x->has_content_length && !x->chunked ? (int64_t)x->content_length
               : x->req_complete && !x->body_abandoned ? (int64_t)x->body_bytes : -1;
     e->status = x->status;
@@ -233,12 +248,20 @@ static bool fits(const struct pend *f, const struct pend *b)
         return false;
     if (f->body >= 0 && b->body >= 0 && f->body != b->body)
         return false;
+    /* a proxy cannot send upstream a body it never got (a client that stopped at a 417
+     * and the upstream leg of its retry) */
+    if (f->status && f->body_sent == 0 && !f->body_missing && b->body_sent > 0)
+        return false;
     if (b->t_start + HOPS_SLACK_US < f->t_start)
         return false;
     uint64_t f_done = f->t_end ? f->t_end : UINT64_MAX - HOPS_SLACK_US;
     if (b->t_start > f_done + HOPS_SLACK_US)
         return false;
-    if (b->has_xff && !same_addr(b->family, b->xff, f->family, f->cli))
+    if (b->has_xff && !same_addr(b->xff_family, b->xff, f->family, f->cli))
+        return false;
+    /* the upstream request goes away from F's client, never back to it (a client
+     * request that already carries Via is not the upstream leg of its own upstream) */
+    if (same_addr(b->family, b->srv, f->family, f->cli))
         return false;
     return true;
 }
@@ -272,21 +295,56 @@ static void chain(struct hops *h, uint32_t i)
     h->index[b] = i;
 }
 
-static bool is_proxy(const struct hops *h, uint8_t family, const uint8_t *a)
+/* The group of a proxy address, 0 when it is not one. */
+static uint32_t proxy_group(const struct hops *h, uint8_t family, const uint8_t *a)
 {
     for (uint32_t i = 0; i < h->n_proxies; i++)
-        if (h->proxies[i][0] == family && memcmp(h->proxies[i] + 1, a, 16) == 0)
-            return true;
-    return false;
+        if (same_addr(h->proxies[i].family, h->proxies[i].addr, family, a))
+            return h->proxies[i].group;
+    return 0;
 }
 
-static void remember_proxy(struct hops *h, uint8_t family, const uint8_t *a)
+static bool is_proxy(const struct hops *h, uint8_t family, const uint8_t *a)
 {
-    if (is_proxy(h, family, a) || h->n_proxies == HOPS_MAX_PROXIES)
+    return proxy_group(h, family, a) != 0;
+}
+
+static void add_proxy(struct hops *h, uint8_t family, const uint8_t *a, uint32_t group)
+{
+    if (h->n_proxies == HOPS_MAX_PROXIES)
         return;
-    h->proxies[h->n_proxies][0] = family;
-    memcpy(h->proxies[h->n_proxies] + 1, a, 16);
-    h->n_proxies++;
+    struct hops_proxy *p = &h->proxies[h->n_proxies++];
+    p->family = family;
+    memcpy(p->addr, a, 16);
+    p->group = group;
+}
+
+/* A link showed that F's server is a proxy: remember it, so that its own answers are
+ * known for what they are; and when B's X-Forwarded-For named F's client, B's client
+ * is the same proxy's other address: remember it in the same group, so that the
+ * proxy's exchanges without X-Forwarded-For link too. (A link by Via alone proves
+ * less: another proxy may have sent B.) */
+static void remember_proxy(struct hops *h, const struct pend *f, const struct pend *b)
+{
+    uint32_t gf = proxy_group(h, f->family, f->srv);
+    uint32_t gb = proxy_group(h, b->family, b->cli);
+    bool pair = b->has_xff && !same_addr(f->family, f->srv, b->family, b->cli);
+    if (gf && (gb || !pair))
+        return; /* known; two groups that disagree stay as declared */
+    uint32_t g = gf ? gf : pair && gb ? gb : ++h->groups;
+    if (!gf)
+        add_proxy(h, f->family, f->srv, g);
+    if (pair && !gb)
+        add_proxy(h, b->family, b->cli, g);
+}
+
+/* Are F's server and B's client the same proxy? */
+static bool same_proxy(const struct hops *h, const struct pend *f, const struct pend *b)
+{
+    if (same_addr(b->family, b->cli, f->family, f->srv))
+        return true;
+    uint32_t g = proxy_group(h, f->family, f->srv);
+    return g && g == proxy_group(h, b->family, b->cli);
 }
 
 static void set_by(struct hops *h, uint8_t *by, uint8_t now)
@@ -303,6 +361,22 @@ static double ms_between(uint64_t from, uint64_t to)
     return to > from ? (double)(to - from) / 1000.0 : 0.0;
 }
 
+/* Did the proxy hold the whole body before it asked upstream? Only a body that took a
+ * while to arrive shows it: the upstream request began after the client's last body
+ * byte, the proxy had the request head for at least BUFFER_PROOF_US before that byte,
+ * and the upstream request followed the byte closely (within a quarter of that time: a
+ * proxy that streams but was slow to connect would not land right after it). A small
+ * body that arrives whole before any proxy could have connected proves nothing. */
+#define BUFFER_PROOF_US 10000u
+
+static bool buffered(const struct pend *f, const struct pend *b)
+{
+    if (f->body <= 0 || !f->t_body_last || !f->t_hdr || !b->t_start ||
+        b->t_start < f->t_body_last || f->t_body_last < f->t_hdr + BUFFER_PROOF_US)
+        return false;
+    return b->t_start - f->t_body_last <= (f->t_body_last - f->t_hdr) / 4;
+}
+
 /* What the proxy between F and B did, and the wait split. */
 static void describe(const struct pend *f, const struct pend *b, struct hop *hop)
 {
@@ -315,13 +389,17 @@ static void describe(const struct pend *f, const struct pend *b, struct hop *hop
         fl |= HOP_ANSWERED_100;
     else if (f->t_100 && b->t_100)
         fl |= HOP_RELAYED_100;
-    if (b->t_100 && !f->t_100)
-        fl |= HOP_DROPPED_100;
+    if (b->t_100 && !f->t_100 && !(fl & HOP_ADDED_EXPECT))
+        fl |= HOP_DROPPED_100; /* a 100 to an Expect the proxy added is its own to keep */
     if (f->status && b->status &&
         (f->status != b->status || f->t_final + HOPS_SLACK_US < b->t_final))
         fl |= HOP_ANSWERED_FINAL;
-    if (f->body > 0 && f->t_body_last && b->t_start >= f->t_body_last)
+    if (f->status && !b->status)
+        fl |= HOP_GATEWAY_ERROR;
+    if (buffered(f, b))
         fl |= HOP_BUFFERED_BODY;
+    if (f->body_sent > 0 && b->body > 0 && b->body_sent == 0)
+        fl |= HOP_WITHHELD_BODY;
     if (b->http10)
         fl |= HOP_HTTP10_UPSTREAM;
     hop->front_id = f->id;
@@ -341,10 +419,18 @@ static void decide_front(const struct pend *f, const struct pend *b, uint32_t fi
     char ip[INET6_ADDRSTRLEN];
     inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->srv, ip, sizeof ip);
     *product = f->product ? f->product : "proxy";
-    if (findings & HOP_ANSWERED_FINAL) {
+    if (!f->status) {
+        *by = ANSWERED_UNKNOWN;
+        snprintf(evidence, len, "no final answer; upstream %s (exchange %llu)", ip,
+                 (unsigned long long)b->id);
+    } else if (findings & HOP_ANSWERED_FINAL) {
         *by = ANSWERED_INTERMEDIARY;
         snprintf(evidence, len, "the proxy answered %u; upstream %s answered %u (exchange "
                  "%llu)", f->status, ip, b->status, (unsigned long long)b->id);
+    } else if (findings & HOP_GATEWAY_ERROR) {
+        *by = ANSWERED_INTERMEDIARY;
+        snprintf(evidence, len, "the proxy answered %u; upstream %s gave no answer "
+                 "(exchange %llu)", f->status, ip, (unsigned long long)b->id);
     } else if (b->by == ANSWERED_INTERMEDIARY) {
         *by = ANSWERED_INTERMEDIARY; /* a second intermediary behind the first made it */
         *product = b->product;
@@ -363,9 +449,8 @@ static void retire(struct hops *h, struct hop_result *r)
 {
     struct pend *e = &h->ring[h->head];
     unchain(h, h->head);
-    if (!e->linked_front && e->status && is_proxy(h, e->family, e->srv) &&
-        r->n_hops < (int)(sizeof r->hops / sizeof r->hops[0]) &&
-        r->n_updates < (int)(sizeof r->updates / sizeof r->updates[0])) {
+    if (!e->linked_front && !e->ambiguous && e->status && is_proxy(h, e->family, e->srv) &&
+        r->n_hops < HOP_RESULT_MAX && r->n_updates < HOP_RESULT_MAX) {
         struct hop *hop = &r->hops[r->n_hops++];
         *hop = (struct hop){ .front_id = e->id, .family = e->family,
                              .findings = HOP_ANSWERED_FINAL | (e->t_100 ? HOP_ANSWERED_100
@@ -386,46 +471,48 @@ static void retire(struct hops *h, struct hop_result *r)
     h->n--;
 }
 
-static bool room(const struct hop_result *r)
-{
-    return r->n_hops < 2 && r->n_updates < 2;
-}
-
-/* Retire what is older than the window, as long as the result has room. */
+/* Retire what is older than the window: two entries at most, so that the exchange's
+ * own links always find room in the result (each call adds one entry, so the window
+ * still empties faster than it fills). */
 static void expire(struct hops *h, struct hop_result *r)
 {
-    while (h->n && room(r) && h->ring[h->head].t_end + HOPS_WINDOW_US < h->now_us)
+    while (h->n && r->n_hops < 2 && r->n_updates < 2 &&
+           h->ring[h->head].t_end + HOPS_WINDOW_US < h->now_us)
         retire(h, r);
 }
 
 /* Was B sent by the proxy that F reached? Its client is F's server (a proxy with one
- * address), or B says it was forwarded (X-Forwarded-For, Via: a proxy with an address
- * on each side, as squid between two networks). */
-static bool sent_by_proxy_of(const struct pend *f, const struct pend *b)
+ * address) or another address of the same proxy, or B says it was forwarded
+ * (X-Forwarded-For, Via: a proxy with an address on each side, as squid between two
+ * networks). */
+static bool sent_by_proxy_of(const struct hops *h, const struct pend *f, const struct pend *b)
 {
-    return same_addr(b->family, b->cli, f->family, f->srv) || b->has_xff || b->req_via;
+    return b->has_xff || b->req_via || same_proxy(h, f, b);
 }
 
 /* The partner of e in one role among the entries with its key: as_front, a B the proxy
  * of e sent; else an F whose proxy sent e. NONE, or the index; *many when more than
- * one fitted. */
-static uint32_t partner(const struct hops *h, const struct pend *e, bool as_front, bool *many)
+ * one fitted, and then every F among them is marked ambiguous (it will not be taken
+ * for the proxy's own answer either). */
+static uint32_t partner(struct hops *h, const struct pend *e, bool as_front, bool *many)
 {
     uint32_t found = NONE;
     *many = false;
     for (uint32_t i = h->index[bucket(e->key)]; i != NONE; i = h->ring[i].next) {
-        const struct pend *o = &h->ring[i];
-        bool ok = as_front ? !o->linked_back && sent_by_proxy_of(e, o) && fits(e, o)
-                           : !o->linked_front && sent_by_proxy_of(o, e) && fits(o, e);
+        struct pend *o = &h->ring[i];
+        bool ok = as_front ? !o->linked_back && fits(e, o) && sent_by_proxy_of(h, e, o)
+                           : !o->linked_front && fits(o, e) && sent_by_proxy_of(h, o, e);
         if (!ok)
             continue;
-        if (found != NONE) {
-            *many = true;
-            return NONE;
+        if (found == NONE) {
+            found = i;
+            continue;
         }
-        found = i;
+        *many = true;
+        if (!as_front)
+            h->ring[found].ambiguous = o->ambiguous = true;
     }
-    return found;
+    return *many ? NONE : found;
 }
 
 void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
@@ -451,6 +538,7 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
     uint32_t b = partner(h, &e, true, &many_b);
     uint32_t fi = partner(h, &e, false, &many_f);
     h->st.ambiguous += many_b || many_f;
+    e.ambiguous = many_b;
     if (b != NONE) { /* x is the front, its upstream exchange came first */
         struct pend *o = &h->ring[b];
         struct hop *hop = &r->hops[r->n_hops++];
@@ -462,10 +550,10 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
                      sizeof x->path_evidence);
         set_by(h, &x->answered_by, by);
         e.by = x->answered_by;
-        remember_proxy(h, e.family, e.srv);
+        remember_proxy(h, &e, o);
         h->st.linked++;
     }
-    if (fi != NONE && room(r)) { /* x is the back of a front already handed on */
+    if (fi != NONE) { /* x is the back of a front already handed on */
         struct pend *o = &h->ring[fi];
         struct hop *hop = &r->hops[r->n_hops++];
         describe(o, &e, hop);
@@ -478,14 +566,14 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
                      sizeof u->path_evidence);
         set_by(h, &o->by, by);
         u->answered_by = o->by;
-        remember_proxy(h, o->family, o->srv);
+        remember_proxy(h, o, &e);
         h->st.linked++;
     }
 
     /* into the window, for a partner still to come */
     if (h->n == HOPS_MAX_PENDING) {
         h->st.evicted++;
-        if (room(r))
+        if (r->n_hops < HOP_RESULT_MAX && r->n_updates < HOP_RESULT_MAX)
             retire(h, r);
         else { /* no room to report on it: it just leaves */
             unchain(h, h->head);
@@ -502,7 +590,7 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
 bool hops_drain(struct hops *h, struct hop_result *r)
 {
     memset(r, 0, sizeof *r);
-    while (h->n && room(r))
+    while (h->n && r->n_hops < HOP_RESULT_MAX && r->n_updates < HOP_RESULT_MAX)
         retire(h, r);
     return h->n > 0;
 }

@@ -11,13 +11,15 @@
  *   Calls: fingerprint.h, hblock.h.
  *
  * Linking. A front exchange F (client -> proxy P) and a back exchange B (P -> upstream)
- * are linked when: P's address is F's server and B's client, or (a proxy with an address
- * on each network) B's request says it was forwarded (X-Forwarded-For or Via); the
+ * are linked when: P's address is F's server and B's client, or F's server and B's
+ * client are two addresses of one proxy (declared, or learnt from an earlier link by
+ * X-Forwarded-For), or B's request says it was forwarded (X-Forwarded-For or Via); the
  * methods are equal; the
  * targets are the same path (absolute-form or origin-form, the query included) on the
  * same Host (or B's Host is the upstream's own address, as nginx and Apache send by
  * default); the body lengths agree where both are known; B started while F was going on
- * (10 ms slack for capture reordering); and an X-Forwarded-For on B, when there is one,
+ * (10 ms slack for capture reordering) and, when both carry the same final status, B's
+ * came first (the proxy relays it); and an X-Forwarded-For on B, when there is one,
  * ends with F's client. An exchange with more than one partner that fits is not linked
  * and is counted as ambiguous: expectscope does not guess.
  *
@@ -58,7 +60,19 @@ enum hop_finding {
     HOP_BUFFERED_BODY = 1u << 6, /* the upstream request started only once the client's
                                     whole body had arrived (rule P2) */
     HOP_HTTP10_UPSTREAM = 1u << 7, /* it spoke HTTP/1.0 upstream */
-    HOP_FINDING_BITS = 8
+    HOP_WITHHELD_BODY = 1u << 8, /* the client's body reached it, and it sent none of it
+                                    upstream (waiting for a 100 that never came) */
+    HOP_GATEWAY_ERROR = 1u << 9, /* it asked upstream, got no final answer, and answered
+                                    the client itself (502, 503, 504) */
+    HOP_FINDING_BITS = 10
+};
+
+/* An address the user declared as one of a proxy's (--proxy): exchanges to one address
+ * of a group and from another are two legs of the same proxy. */
+struct hops_proxy {
+    uint8_t family;      /* 4 or 6 */
+    uint8_t addr[16];
+    uint32_t group;      /* addresses of one proxy share it; from 1 */
 };
 
 /* A link, or a proxy's own answer, to store as a row of the hops table. */
@@ -82,12 +96,14 @@ struct hop_update {
     char path_evidence[160];
 };
 
-/* What one call found: at most two links (the exchange as a front, and as a back) and
- * one earlier exchange to update. */
+/* What one call found: up to two older exchanges that left the window answered by a
+ * proxy itself (a hop and an update each), the exchange's own links (two: as a front,
+ * and as a back; one update), and one exchange evicted from a full window. */
+#define HOP_RESULT_MAX 6
 struct hop_result {
-    struct hop hops[2];
+    struct hop hops[HOP_RESULT_MAX];
     int n_hops;
-    struct hop_update updates[2];
+    struct hop_update updates[HOP_RESULT_MAX];
     int n_updates;
 };
 
@@ -101,8 +117,9 @@ struct hops_stats {
 
 struct hops;
 
-/* A linker; NULL on no memory. */
-struct hops *hops_new(void);
+/* A linker that knows the n declared proxy addresses (may be 0); NULL on no memory or
+ * more than HOPS_MAX_PROXIES addresses. */
+struct hops *hops_new(const struct hops_proxy *declared, size_t n);
 
 /* A judged exchange x of flow f: fill x->answered_by, x->intermediary and
  * x->path_evidence, link it with the window, and say in *r what to store. */
@@ -113,7 +130,8 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
  * returns false; each call may fill *r. */
 bool hops_drain(struct hops *h, struct hop_result *r);
 
-/* "answered_100,stripped_expect" into buf ("" when none); returns buf. */
+/* "answered_100,stripped_expect" into buf ("" when none), whole names only: those that
+ * do not fit are left out; returns buf. */
 char *hop_findings_str(uint32_t findings, char *buf, size_t len);
 
 const struct hops_stats *hops_stats(const struct hops *h);

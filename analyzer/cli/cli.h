@@ -30,7 +30,7 @@ struct command {
     int (*run)(const struct options *o);
 };
 
-enum { MAX_VERDICT_FILTERS = 16 };
+enum { MAX_VERDICT_FILTERS = 16, MAX_PROXY_ADDRS = 32 };
 
 /* What the command line asked for. Every field holds its resolved value: defaults are
  * set once, by cli_parse(), before any option is read. Free with cli_options_free(). */
@@ -62,6 +62,9 @@ struct options {
     const char *user;            /* live -Z */
     uint64_t retain_us;          /* live --retain; 0: keep everything */
     const char *metrics_path;    /* live --metrics */
+    struct hops_proxy proxies[MAX_PROXY_ADDRS]; /* --proxy; pipe.proxies and
+                                                   pipe.n_proxies say them */
+    uint32_t proxy_groups;       /* --proxy options seen */
     const char *save_pcap;       /* live --save-pcap DIR */
     uint32_t save_files;         /* --save-pcap-files */
     uint64_t save_bytes;         /* --save-pcap-mb, in bytes */

@@ -6,6 +6,7 @@
  * pipeline_config_defaults(), before any option is read, and the help prints those
  * same values.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,7 +22,7 @@ enum opt_code {
     O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
     O_INTERFACE = 'i', O_SNAPLEN = 's', O_BUFFER = 'B', O_USER = 'Z',
     O_NO_PROMISC = 300, O_DURATION, O_RETAIN, O_METRICS, O_SAVE_PCAP, O_SAVE_FILES,
-    O_SAVE_MB,
+    O_SAVE_MB, O_PROXY, O_NO_PATHS,
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
     O_LATEST,
@@ -75,6 +76,11 @@ static const struct optdef optdefs[] = {
     { "no-wait-ms", O_NO_WAIT, "MS",
       "a body starting within MS of the request headers did not wait for 100: "
       "verdict no_wait" },
+    { "proxy", O_PROXY, "ADDR[,ADDR]",
+      "the addresses of one proxy (one per network it sits on), so that its two legs are "
+      "linked even without X-Forwarded-For; repeatable, one per proxy" },
+    { "no-paths", O_NO_PATHS, NULL,
+      "no path analysis: answered_by stays unknown, and no hops are linked" },
     { "retry-window", O_RETRY_WINDOW, "SEC",
       "a repeat of a 417'd request within SEC is its retry: verdict retry_after_417" },
     { "stall-ms", O_STALL, "MS", "a pause longer than MS inside a request body is flagged "
@@ -93,8 +99,8 @@ enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
 static const char *const analyze_takes[] = {
     "read", "filter", "db", "no-db", "again", "list", "verdict", "problems", "quiet",
-    "verbose", "wait-lock", "no-wait-ms", "retry-window", "stall-ms", "max-flows",
-    "tcp-timeout", "ooo-cap-mb", "help", NULL };
+    "verbose", "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms",
+    "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const flows_takes[] = {
     "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
@@ -102,8 +108,9 @@ static const char *const show_takes[] = { "db", "help", NULL };
 static const char *const paths_takes[] = { "db", "run", "latest", "json", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
-    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet", "wait-lock", "no-wait-ms", "retry-window",
-    "stall-ms", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
+    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet",
+    "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms", "max-flows",
+    "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
 static const struct command commands[] = {
     { "analyze", "follow every HTTP exchange and its Expect handshake into the database",
@@ -330,6 +337,43 @@ static int parse_duration(const char *s, uint64_t unit_us, uint64_t min_us, uint
     return 0;
 }
 
+/* --proxy ADDR[,ADDR...]: one proxy's addresses, IPv4 or IPv6, into o->proxies as
+ * one group. 0, or -1 with the reason in err. */
+static int parse_proxy(struct options *o, const char *arg, char *err, size_t len)
+{
+    uint32_t group = ++o->proxy_groups;
+    const char *p = arg;
+    do {
+        size_t n = strcspn(p, ",");
+        char text[INET6_ADDRSTRLEN + 1];
+        struct hops_proxy *hp = &o->proxies[o->pipe.n_proxies];
+        if (n == 0 || n >= sizeof text) {
+            snprintf(err, len, "--proxy %s: expected addresses separated by commas", arg);
+            return -1;
+        }
+        memcpy(text, p, n);
+        text[n] = '\0';
+        if (o->pipe.n_proxies == MAX_PROXY_ADDRS) {
+            snprintf(err, len, "--proxy: at most %d addresses in all", MAX_PROXY_ADDRS);
+            return -1;
+        }
+        memset(hp, 0, sizeof *hp);
+        if (inet_pton(AF_INET, text, hp->addr) == 1)
+            hp->family = 4;
+        else if (inet_pton(AF_INET6, text, hp->addr) == 1)
+            hp->family = 6;
+        else {
+            snprintf(err, len, "--proxy: '%s' is not an IPv4 or IPv6 address", text);
+            return -1;
+        }
+        hp->group = group;
+        o->pipe.n_proxies++;
+        p += n;
+    } while (*p++ == ',');
+    o->pipe.proxies = o->proxies;
+    return 0;
+}
+
 /* Apply one option's value to o. 0, or -1 with the reason in err. */
 static int apply(int code, const char *arg, struct options *o, char *err, size_t len)
 {
@@ -455,6 +499,11 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_PROBLEMS:
         o->problems = true;
         return 0;
+    case O_NO_PATHS:
+        o->pipe.paths = false;
+        return 0;
+    case O_PROXY:
+        return parse_proxy(o, arg, err, len);
     case O_JSON:
         o->json = true;
         return 0;

@@ -1,6 +1,8 @@
 /* pipeline.c: see pipeline.h. */
 #include "pipeline.h"
 
+#include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +43,32 @@ void pipeline_config_defaults(struct pipeline_config *cfg)
 
 void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t len)
 {
-    snprintf(buf, len,
-             "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
-             "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu}",
-             (double)cfg->verdict.no_wait_us / 1e3,
-             (double)cfg->verdict.retry_window_us / 1e6,
-             (double)cfg->verdict.stall_us / 1e3, cfg->flow.max_flows,
-             (double)cfg->flow.idle_us / 1e6,
-             (unsigned long long)(cfg->ooo_cap_bytes >> 20));
+    size_t used = 0;
+    int k = snprintf(buf, len,
+                     "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
+                     "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu,"
+                     "\"paths\":%s",
+                     (double)cfg->verdict.no_wait_us / 1e3,
+                     (double)cfg->verdict.retry_window_us / 1e6,
+                     (double)cfg->verdict.stall_us / 1e3, cfg->flow.max_flows,
+                     (double)cfg->flow.idle_us / 1e6,
+                     (unsigned long long)(cfg->ooo_cap_bytes >> 20),
+                     cfg->paths ? "true" : "false");
+    used = k > 0 ? (size_t)k : 0;
+    /* the declared proxies: one string per proxy, its addresses joined by commas */
+    for (size_t i = 0; i < cfg->n_proxies && used < len; i++) {
+        const struct hops_proxy *p = &cfg->proxies[i];
+        char ip[INET6_ADDRSTRLEN];
+        inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, ip, sizeof ip);
+        bool first = i == 0 || cfg->proxies[i - 1].group != p->group;
+        bool last = i + 1 == cfg->n_proxies || cfg->proxies[i + 1].group != p->group;
+        k = snprintf(buf + used, len - used, "%s%s%s%s",
+                     i == 0 ? ",\"proxies\":[" : first ? "," : "", first ? "\"" : ",", ip,
+                     last ? (i + 1 == cfg->n_proxies ? "\"]" : "\"") : "");
+        used += k > 0 ? (size_t)k : 0;
+    }
+    if (used < len)
+        snprintf(buf + used, len - used, "}");
 }
 
 static uint64_t wall_us(void)
@@ -143,10 +163,10 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
     bool ok = p->ft != NULL;
     if (ok && cfg->dissect) {
         p->verdict = verdict_new(&cfg->verdict, slots);
-        if (cfg->paths && !(p->hops = hops_new()))
+        if (cfg->paths && !(p->hops = hops_new(cfg->proxies, cfg->n_proxies)))
             ok = false;
         p->xsink = (struct exchange_sink){ on_exchange, p };
-        p->h1 = p->verdict ? h1_new(&p->xsink) : NULL;
+        p->h1 = ok && p->verdict ? h1_new(&p->xsink) : NULL;
         ok = p->h1 != NULL;
     }
     if (ok) {
@@ -196,7 +216,7 @@ static int begin_run(struct pipeline *p, char *err, size_t err_len)
         rows[i] = (struct db_input){ in[i].path, in[i].compression, in[i].linktype,
                                      in[i].size, in[i].first_packet_us, in[i].head_hash,
                                      in[i].head_bytes };
-    char opts[256];
+    char opts[PIPELINE_OPTIONS_JSON];
     pipeline_config_json(cfg, opts, sizeof opts);
     struct db_run_info info = {
         .mode = source_is_live(src) ? "live" : "file",

@@ -61,6 +61,9 @@ struct pipeline_config {
     bool classify;                 /* false: no nDPI; every flow's l7 is "Unknown" */
     bool paths;                    /* who answered, and the links between proxy legs
                                       (hops.h); needs dissect */
+    const struct hops_proxy *proxies; /* declared proxy addresses (--proxy); borrowed
+                                         during pipeline_new() only */
+    size_t n_proxies;
     struct db *db;                 /* where the run goes; NULL: nowhere. Borrowed. */
     /* Save the packets of problem flows (--save-pcap): the pipeline creates the
      * evidence store (it is sized from the flow table) and feeds it. NULL: off.
@@ -73,7 +76,9 @@ struct pipeline_config {
  * classifying, no database, no observer: the one place where defaults are resolved. */
 void pipeline_config_defaults(struct pipeline_config *cfg);
 
-/* The settings the results depend on, as JSON text for runs.options. */
+/* The settings the results depend on, as JSON text for runs.options; a buffer of
+ * PIPELINE_OPTIONS_JSON bytes holds it with up to 32 declared proxy addresses. */
+#define PIPELINE_OPTIONS_JSON 2048
 void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t len);
 
 struct pipeline_totals {
