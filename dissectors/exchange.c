@@ -54,7 +54,7 @@ void sbuf_fini(struct sbuf *b)
 /* Caps for captured text; the raw header blocks are what the database keeps. */
 static const uint32_t field_max[XS_COUNT] = {
     [XS_METHOD] = 32, [XS_URI] = 4096, [XS_HOST] = 512, [XS_USER_AGENT] = 512,
-    [XS_EXPECT] = 512, [XS_REASON] = 512, [XS_SERVER] = 512, [XS_VIA] = 512,
+    [XS_EXPECT] = 512, [XS_XFF] = 512, [XS_REASON] = 512, [XS_SERVER] = 512, [XS_VIA] = 512,
     [XS_RAW_REQUEST] = 8192, [XS_RAW_INTERIM] = 8192, [XS_RAW_RESPONSE] = 8192,
 };
 

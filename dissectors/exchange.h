@@ -71,6 +71,7 @@ enum xflag {
  * blocks are what the database's headers table keeps. */
 enum xfield {
     XS_METHOD, XS_URI, XS_HOST, XS_USER_AGENT, XS_EXPECT,  /* request */
+    XS_XFF,                    /* request X-Forwarded-For (lines joined with ", ") */
     XS_REASON, XS_SERVER, XS_VIA,                            /* final response (Via: either) */
     XS_RAW_REQUEST, XS_RAW_INTERIM, XS_RAW_RESPONSE,         /* header blocks as captured */
     XS_COUNT
@@ -89,6 +90,7 @@ struct exchange {
     /* request */
     uint8_t http_major, http_minor;
     bool has_expect;        /* an Expect header was present */
+    bool req_via;           /* the request carried Via (a proxy sent it) */
     bool has_content_length;
     bool chunked;
     uint64_t content_length;

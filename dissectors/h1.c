@@ -25,7 +25,7 @@ enum h1_state {
 };
 
 /* Headers whose values we keep. */
-enum h1_hdr { HDR_NONE, HDR_HOST, HDR_USER_AGENT, HDR_EXPECT, HDR_VIA, HDR_SERVER };
+enum h1_hdr { HDR_NONE, HDR_HOST, HDR_USER_AGENT, HDR_EXPECT, HDR_VIA, HDR_SERVER, HDR_XFF };
 
 struct h1_conn;
 
@@ -308,11 +308,16 @@ static int on_header_field_complete(llhttp_t *p)
             s->hdr = HDR_USER_AGENT, f = XS_USER_AGENT;
         else if (field_is(s, "expect"))
             s->hdr = HDR_EXPECT, f = XS_EXPECT;
+        else if (field_is(s, "x-forwarded-for"))
+            s->hdr = HDR_XFF, f = XS_XFF;
     } else if (field_is(s, "server") && p->status_code >= 200) {
         s->hdr = HDR_SERVER, f = XS_SERVER;
     }
-    if (field_is(s, "via"))
+    if (field_is(s, "via")) {
         s->hdr = HDR_VIA, f = XS_VIA;
+        if (s->d == DIR_C2S && s->cur)
+            s->cur->req_via = true;
+    }
     /* repeated headers are joined as a list, as RFC 9110 5.3 allows */
     if (f != XS_COUNT && s->cur) {
         struct sbuf *b = &s->cur->s[f];
@@ -329,6 +334,7 @@ static int on_header_field_complete(llhttp_t *p)
 static const enum xfield hdr_field[] = {
     [HDR_NONE] = XS_COUNT, [HDR_HOST] = XS_HOST, [HDR_USER_AGENT] = XS_USER_AGENT,
     [HDR_EXPECT] = XS_EXPECT, [HDR_VIA] = XS_VIA, [HDR_SERVER] = XS_SERVER,
+    [HDR_XFF] = XS_XFF,
 };
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)

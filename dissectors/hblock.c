@@ -8,14 +8,18 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
+/* n bytes of a against the string b, ASCII case-insensitive, without a strlen first */
 static bool ieq(const char *a, size_t n, const char *b)
 {
-    if (strlen(b) != n)
-        return false;
     for (size_t i = 0; i < n; i++)
-        if (lower(a[i]) != lower(b[i]))
+        if (!b[i] || lower(a[i]) != lower(b[i]))
             return false;
-    return true;
+    return b[n] == '\0';
+}
+
+bool hblock_name_is(const char *name, size_t n, const char *want)
+{
+    return ieq(name, n, want);
 }
 
 /* The line at p: its end without the line break, and where the next one starts. */
@@ -88,12 +92,26 @@ bool hblock_contains(const char *value, size_t n, const char *needle)
     size_t k = strlen(needle);
     if (k == 0)
         return true;
-    for (size_t i = 0; i + k <= n; i++) {
-        size_t j = 0;
-        while (j < k && lower(value[i + j]) == lower(needle[j]))
+    /* memchr for the first byte in either case, then the rest: a value is searched for
+     * many needles (fingerprint.c), and most of them start with a byte it lacks */
+    char lo = lower(needle[0]);
+    char up = lo >= 'a' && lo <= 'z' ? (char)(lo - 'a' + 'A') : lo;
+    const char *p = value, *last = value + n; /* last: one past the last start */
+    if (n < k)
+        return false;
+    last -= k - 1;
+    while (p < last) {
+        const char *a = memchr(p, lo, (size_t)(last - p));
+        const char *b = up != lo ? memchr(p, up, (size_t)(a ? a - p : last - p)) : NULL;
+        const char *at = b ? b : a;
+        if (!at)
+            return false;
+        size_t j = 1;
+        while (j < k && lower(at[j]) == lower(needle[j]))
             j++;
         if (j == k)
             return true;
+        p = at + 1;
     }
     return false;
 }

@@ -26,6 +26,9 @@ void hblock_iter_init(struct hblock_iter *it, const char *block, size_t n);
 bool hblock_next(struct hblock_iter *it, const char **name, size_t *name_len,
                  const char **value, size_t *value_len);
 
+/* Is the field name (n bytes) `want`, ASCII case-insensitive? */
+bool hblock_name_is(const char *name, size_t n, const char *want);
+
 /* The first field called `name` (ASCII case-insensitive): true with its value. */
 bool hblock_find(const char *block, size_t n, const char *name, const char **value,
                  size_t *value_len);

@@ -23,7 +23,8 @@ struct pend {
     uint64_t id, flow_id;
     uint64_t key;              /* method and path */
     uint64_t host;             /* Host, lower case, default port dropped; 0 absent */
-    uint64_t addr, addr_port;  /* the server's address as a Host would write it */
+    bool host_is_server;       /* the Host is the server's own address (nginx and Apache
+                                  write that upstream by default) */
     uint64_t t_start, t_hdr, t_100, t_body_first, t_body_last, t_final, t_end;
     int64_t body;              /* body length, -1 unknown */
     uint64_t body_sent;        /* body bytes seen */
@@ -154,15 +155,17 @@ static void target(const struct exchange *x, uint64_t *key, uint64_t *abs_host)
     *key = mix(k, path, n, false) | 1;
 }
 
-/* The last address of the request's X-Forwarded-For: the client as the proxy saw it. */
-static bool xff_last(const struct exchange *x, uint8_t *family, uint8_t addr[16])
+/* The request's forwarding headers, as the dissector kept them: whether it has a Via,
+ * and the last address of its X-Forwarded-For (of the last such line): the client as
+ * the proxy that sent it saw it. */
+static void forwarding(const struct exchange *x, struct pend *e)
 {
-    const char *v;
-    size_t n;
-    const struct sbuf *b = &x->s[XS_RAW_REQUEST];
-    if (!b->len || !hblock_find(b->p, b->len, "X-Forwarded-For", &v, &n))
-        return false;
-    size_t i = n;
+    e->req_via = x->req_via;
+    const struct sbuf *b = &x->s[XS_XFF];
+    const char *v = b->p;
+    size_t n = b->len, i = n;
+    if (!n)
+        return;
     while (i > 0 && v[i - 1] != ',')
         i--;
     while (i < n && v[i] == ' ')
@@ -171,16 +174,11 @@ static bool xff_last(const struct exchange *x, uint8_t *family, uint8_t addr[16]
     size_t k = n - i < sizeof text - 1 ? n - i : sizeof text - 1;
     memcpy(text, v + i, k);
     text[k] = '\0';
-    memset(addr, 0, 16);
-    if (inet_pton(AF_INET, text, addr) == 1) {
-        *family = 4;
-        return true;
-    }
-    if (inet_pton(AF_INET6, text, addr) == 1) {
-        *family = 6;
-        return true;
-    }
-    return false;
+    if (inet_pton(AF_INET, text, e->xff) == 1)
+        e->xff_family = 4;
+    else if (inet_pton(AF_INET6, text, e->xff) == 1)
+        e->xff_family = 6;
+    e->has_xff = e->xff_family != 0;
 }
 
 static bool same_addr(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b)
@@ -188,16 +186,38 @@ static bool same_addr(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b
     return fa == fb && memcmp(a, b, fa == 4 ? 4 : 16) == 0;
 }
 
-/* The server address as a Host header would write it, with and without the port. */
-static void addr_hashes(const struct flow *f, uint64_t *addr, uint64_t *addr_port)
+/* Does a Host name the server's own address ("10.0.0.9", "10.0.0.9:8080",
+ * "[2001:db8::9]:8080"), with its port or none? Parsed only when it starts like an
+ * address: most Hosts are names, and this runs for every exchange. */
+static bool host_is_server(const struct sbuf *host, const struct flow *f)
 {
-    char ip[64], ep[80];
-    const uint8_t *a = flow_addr(f, DIR_S2C);
-    inet_ntop(f->key.family == 4 ? AF_INET : AF_INET6, a, ip, sizeof ip);
-    *addr = host_hash(ip, strlen(ip));
-    snprintf(ep, sizeof ep, f->key.family == 4 ? "%s:%u" : "[%s]:%u", ip,
-             flow_port(f, DIR_S2C));
-    *addr_port = host_hash(ep, strlen(ep));
+    const char *p = host->p;
+    size_t n = host->len;
+    if (!host->set || !n || n > 64 || !((*p >= '0' && *p <= '9') || *p == '['))
+        return false;
+    char text[65];
+    memcpy(text, p, n);
+    text[n] = '\0';
+    char *addr = text, *port = NULL;
+    if (*addr == '[') { /* [v6] or [v6]:port */
+        char *close = strchr(addr, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return false;
+        *close = '\0';
+        addr++;
+        port = close[1] == ':' ? close + 2 : NULL;
+    } else if ((port = strchr(addr, ':')) != NULL) {
+        *port++ = '\0';
+    }
+    uint8_t a[16] = { 0 };
+    int family = f->key.family == 4 ? AF_INET : AF_INET6;
+    if (inet_pton(family, addr, a) != 1 || memcmp(a, flow_addr(f, DIR_S2C), 16) != 0)
+        return false;
+    if (!port)
+        return true;
+    char *end;
+    unsigned long v = strtoul(port, &end, 10);
+    return *port >= '0' && *port <= '9' && !*end && v == flow_port(f, DIR_S2C);
 }
 
 static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
@@ -210,15 +230,11 @@ static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
     target(x, &e->key, &abs_host);
     e->host = abs_host ? abs_host
                        : x->s[XS_HOST].set ? host_hash(x->s[XS_HOST].p, x->s[XS_HOST].len) : 0;
-    addr_hashes(f, &e->addr, &e->addr_port);
+    e->host_is_server = host_is_server(&x->s[XS_HOST], f);
     e->family = f->key.family;
     memcpy(e->cli, flow_addr(f, DIR_C2S), 16);
     memcpy(e->srv, flow_addr(f, DIR_S2C), 16);
-    e->has_xff = xff_last(x, &e->xff_family, e->xff);
-    const char *v;
-    size_t vl;
-    e->req_via = x->s[XS_RAW_REQUEST].len &&
-                 hblock_find(x->s[XS_RAW_REQUEST].p, x->s[XS_RAW_REQUEST].len, "Via", &v, &vl);
+    forwarding(x, e);
     e->t_start = x->t_start_us;
     e->t_hdr = x->t_hdr_us;
     e->t_100 = x->t_100_us;
@@ -242,8 +258,7 @@ static bool fits(const struct pend *f, const struct pend *b)
 {
     if (f->key != b->key || f->flow_id == b->flow_id)
         return false;
-    bool host_ok = !f->host || !b->host || f->host == b->host || b->host == b->addr ||
-                   b->host == b->addr_port;
+    bool host_ok = !f->host || !b->host || f->host == b->host || b->host_is_server;
     if (!host_ok)
         return false;
     if (f->body >= 0 && b->body >= 0 && f->body != b->body)
@@ -518,12 +533,13 @@ static uint32_t partner(struct hops *h, const struct pend *e, bool as_front, boo
 void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
                    struct hop_result *r)
 {
-    memset(r, 0, sizeof *r);
+    r->n_hops = r->n_updates = 0; /* the rows are written before they are counted */
     struct fingerprint fp;
     fingerprint_exchange(x, &fp);
     x->answered_by = (uint8_t)fp.by;
     x->intermediary = fp.intermediary;
-    snprintf(x->path_evidence, sizeof x->path_evidence, "%s", fp.evidence);
+    _Static_assert(sizeof fp.evidence <= sizeof x->path_evidence, "evidence fits");
+    memcpy(x->path_evidence, fp.evidence, strlen(fp.evidence) + 1);
     h->st.by[fp.by]++;
     if (!x->has_request || !x->s[XS_METHOD].len || !x->t_start_us)
         return; /* nothing to link by */
@@ -589,7 +605,7 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
 
 bool hops_drain(struct hops *h, struct hop_result *r)
 {
-    memset(r, 0, sizeof *r);
+    r->n_hops = r->n_updates = 0;
     while (h->n && r->n_hops < HOP_RESULT_MAX && r->n_updates < HOP_RESULT_MAX)
         retire(h, r);
     return h->n > 0;

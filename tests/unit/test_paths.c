@@ -988,6 +988,22 @@ static void build_leg(struct exchange *x, const struct leg *l, bool front, uint6
         n += snprintf(raw + n, sizeof raw - (size_t)n, "Transfer-Encoding: chunked\r\n");
     snprintf(raw + n, sizeof raw - (size_t)n, "%s\r\n", l->req_hdrs ? l->req_hdrs : "");
     text(x, XS_RAW_REQUEST, raw);
+    /* what the dissector keeps of the forwarding headers (h1.c): X-Forwarded-For lines
+     * joined with ", ", and whether there was a Via */
+    struct hblock_iter it;
+    const char *fname, *fval;
+    size_t fnl, fvl;
+    hblock_iter_init(&it, raw, strlen(raw));
+    while (hblock_next(&it, &fname, &fnl, &fval, &fvl)) {
+        if (hblock_name_is(fname, fnl, "X-Forwarded-For")) {
+            if (x->s[XS_XFF].len)
+                sbuf_add(&x->s[XS_XFF], ", ", 2);
+            x->s[XS_XFF].set = true;
+            sbuf_add(&x->s[XS_XFF], fval, fvl);
+        } else if (hblock_name_is(fname, fnl, "Via")) {
+            x->req_via = true;
+        }
+    }
 
     double start = 0, hdr = 0, c100 = 0, bf = 0, bl = 0, fin = 0, end = 0;
     moment(l->start, front ? 0 : 5, true, &start);
