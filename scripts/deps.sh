@@ -8,7 +8,10 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
             node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
 # prometheus: for promtool only (tests/metrics/check_promtool.py checks the --metrics file)
-test_pkgs=(python3 sqlite3 clang man-db prometheus)
+# iproute2, ethtool, nginx, curl, tcpdump, tcpreplay: tests/live/ (network namespaces,
+# real servers and clients, a reference capture, replay at speed)
+test_pkgs=(python3 sqlite3 clang man-db prometheus iproute2 ethtool nginx curl tcpdump
+           tcpreplay)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
@@ -33,6 +36,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/
 # Debian starts and enables a package's service on install where systemd runs (a
 # container without it, or with a policy-rc.d that says no, starts nothing). We want
 # promtool, not a Prometheus server: stop and disable the one this install started.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-fi
+# The same for nginx: the live tests start their own, inside a network namespace.
+for svc in prometheus nginx; do
+    if [[ " ${missing[*]} " == *" $svc "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    fi
+done
