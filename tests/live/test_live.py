@@ -17,8 +17,8 @@ AREA is one of:
               off, old rows go.
   metrics     --metrics FILE: there while it runs, replaced whole, promtool accepts it,
               its per-verdict counts equal the database's.
-  unknown_user  -Z with a user that does not exist: one line, exit 1, no run left
-              'unfinished' in the database.
+  late_refusals  -Z with a user that does not exist, --metrics into a missing
+              directory: one line, exit 1, no run left 'unfinished' in the database.
 
 BINARY is the expectscope executable, SRCDIR the source tree. Each area builds its own
 pair of namespaces (tests/live/netlab.py) and removes them, with every process it
@@ -75,11 +75,6 @@ C = Checker()
 
 def note(msg):
     print(msg, flush=True)
-
-
-def is_asan(binary):
-    with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
 
 
 # ---- expectscope live, tcpdump, curl ------------------------------------------------
@@ -332,15 +327,7 @@ def area_privileges(binary, srcdir, lab):
     os.mkdir(home, 0o700)
     os.chown(home, pw.pw_uid, pw.pw_gid)
     db = os.path.join(home, "live.db")
-    env = None
-    if is_asan(binary):
-        # LeakSanitizer stops the world with ptrace from a helper thread; once the
-        # process has changed its uid the kernel makes it non-dumpable and that fails
-        # ("LeakSanitizer has encountered a fatal error"). The leak check of live is
-        # made by the other areas, which run as root.
-        env = dict(os.environ)
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    live = Live(lab, binary, lab.ns_s, lab.if_s, db, ["-Z", "nobody"], env=env)
+    live = Live(lab, binary, lab.ns_s, lab.if_s, db, ["-Z", "nobody"])
 
     def dropped():
         try:
@@ -379,18 +366,26 @@ def area_privileges(binary, srcdir, lab):
 
 
 
-def area_unknown_user(binary, srcdir, lab):
-    """-Z with a user that does not exist: one line, exit 1, and the database is left
-    as it was: no run that v_runs would show as 'unfinished' (a killed process) when
-    nothing was ever captured."""
+def area_late_refusals(binary, srcdir, lab):
+    """Refusals that live can only make once the interface is open: -Z with a user
+    that does not exist, --metrics into a directory that does not exist. Each is one
+    line and exit 1, and the database is left as it was: no run that v_runs shows as
+    'unfinished' (the state of a process that was killed) when nothing was captured."""
     lab.up()
-    dbx = os.path.join(lab.tmp, "nouser.db")
-    p = lab.run(lab.ns_s, [binary, "live", "-i", lab.if_s, "--db", dbx, "-Z",
-                           "nosuchuser0"], timeout=TIMEOUT)
-    one_line_error(p, 1, "-Z nosuchuser0: no such user", "-Z nosuchuser0")
-    left = query(dbx, "SELECT run_id, state FROM v_runs")
-    C.check(all(s != "unfinished" for _, s in left),
-            f"-Z nosuchuser0: no run left 'unfinished' in the database: {left}")
+    for extra, want, what in (
+            (["-Z", "nosuchuser0"], "-Z nosuchuser0: no such user", "-Z nosuchuser0"),
+            (["--metrics", os.path.join(lab.tmp, "nodir", "x.prom")], "no such directory",
+             "--metrics in a missing directory")):
+        dbx = os.path.join(lab.tmp, "refused.db")
+        p = lab.run(lab.ns_s, [binary, "live", "-i", lab.if_s, "--db", dbx] + extra,
+                    timeout=TIMEOUT)
+        one_line_error(p, 1, want, what)
+        left = query(dbx, "SELECT run_id, state FROM v_runs")
+        C.check(all(s != "unfinished" for _, s in left),
+                f"{what}: no run left 'unfinished' in the database: {left}")
+        for tail in ("", "-wal", "-shm"):
+            if os.path.exists(dbx + tail):
+                os.unlink(dbx + tail)
 
 
 def count_matching(pcap_path, port):
@@ -558,12 +553,19 @@ def area_retention(binary, srcdir, lab):
     mid = [s for s in samples if end / 3 <= s[0] < 2 * end / 3]
     last = [s for s in samples if s[0] >= 2 * end / 3]
     # Levelling off: the largest value of the last third of the run is within 20 %
-    # (plus some slack for page-sized steps) of the largest of the middle third. RSS
-    # may still creep by up to ~2 MiB as new flows touch pages of the calloc'd hash
-    # buckets; the database file must stop growing once retention deletes as much as
-    # comes in; the WAL is bounded by SQLite's auto-checkpoint (1000 pages).
+    # (plus some slack for page-sized steps) of the largest of the middle third.
+    # - RSS: in a normal build it creeps by up to ~2 MiB as new flows touch pages of
+    #   the calloc'd flow hash buckets (2 MiB at the default --max-flows), then stops.
+    #   Under AddressSanitizer it grows by ~0.1 MiB/s all along: freed memory sits in
+    #   ASan's quarantine (256 MiB by default), which 3 minutes do not fill; the bound
+    #   still holds, and the leak check at exit covers what RSS cannot tell there.
+    # - Rows: as many are pruned as come in, so the exchanges held level off first.
+    # - The database file is written only at WAL checkpoints (the first comes after
+    #   about 4 MiB of WAL, 2 minutes into this soak), then reuses the freed pages.
+    # - The WAL is bounded by SQLite's auto-checkpoint (1000 pages, then reused).
     if mid and last:
-        for idx, name, slack in ((1, "RSS (KiB)", 4096), (2, "database file (bytes)", 1 << 20),
+        for idx, name, slack in ((1, "RSS (KiB)", 4096), (6, "exchanges held", 10),
+                                 (2, "database file (bytes)", 1 << 20),
                                  (3, "WAL file (bytes)", 1 << 20)):
             a, b = max(s[idx] for s in mid), max(s[idx] for s in last)
             C.check(b <= a * 1.2 + slack, f"{name} levels off: max over the last third {b} "
@@ -689,7 +691,7 @@ def area_metrics(binary, srcdir, lab):
 
 AREAS = {"verdicts": area_verdicts, "privileges": area_privileges, "drops": area_drops,
          "retention": area_retention, "metrics": area_metrics,
-         "unknown_user": area_unknown_user}
+         "late_refusals": area_late_refusals}
 
 
 def main():
