@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netlab  # noqa: E402
 from netlab import (CLI_IP, NGINX_PORT, NO100_PORT, REJECT417_PORT, SRV_IP, Lab,  # noqa: E402
