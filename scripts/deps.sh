@@ -14,7 +14,10 @@ build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-
 #     squid haproxy apache2 varnish curl iproute2 ethtool (see tests/capture/README.md)
 # prometheus: for promtool only (tests/metrics/check_promtool.py checks the --metrics file)
 # systemd: systemd-analyze verifies the unit in contrib/
-test_pkgs=(python3 sqlite3 clang man-db prometheus systemd)
+# iproute2, ethtool, nginx, curl, tcpdump, tcpreplay: tests/live/ (network namespaces,
+# real servers and clients, a reference capture, replay at speed)
+test_pkgs=(python3 sqlite3 clang man-db prometheus systemd iproute2 ethtool nginx curl
+           tcpdump tcpreplay)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
@@ -39,6 +42,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/
 # Debian starts and enables a package's service on install where systemd runs (a
 # container without it, or with a policy-rc.d that says no, starts nothing). We want
 # promtool, not a Prometheus server: stop and disable the one this install started.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-fi
+# The same for nginx: the live tests start their own, inside a network namespace.
+for svc in prometheus nginx; do
+    if [[ " ${missing[*]} " == *" $svc "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    fi
+done
