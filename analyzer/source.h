@@ -32,6 +32,9 @@ struct source_stats {
     uint64_t cut_packets;  /* records shorter than their wire length (snaplen) */
     uint64_t kernel_drops; /* live capture: dropped by the kernel (pcap_stats ps_drop) */
     uint64_t if_drops;     /* live capture: dropped by the interface (ps_ifdrop) */
+    uint64_t unread;       /* live capture: still queued in the kernel when the capture
+                              stopped and not read before its deadline; counted in
+                              kernel_drops too */
     uint32_t files;        /* inputs opened */
     uint32_t peak_open;    /* file source: most inputs open at once (lazy opening keeps
                               this at 1 or 2 for rotated files); 0 for a live one */

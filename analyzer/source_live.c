@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "decode.h"
 
@@ -17,7 +18,17 @@ struct live {
     char *iface;
     struct source_input input; /* the interface, as the run's one input */
     struct source_stats st;
+    bool stopping;            /* source_live_stop(): read what is queued, then end */
+    bool ended;               /* ended: the counters are final */
+    uint64_t stop_by_us;      /* monotonic: reading what is queued ends here */
 };
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static const struct source_ops live_ops;
 
@@ -141,18 +152,57 @@ int source_live_linktype(const struct source *s)
     return ((const struct live *)s)->linktype;
 }
 
+/* The end of a stopped capture: the counters one last time, and what the kernel still
+ * held counted as dropped. On Linux ps_recv counts every packet that passed the filter:
+ * read, dropped (the kernel adds its drops in), or still queued. */
+static void end(struct live *l)
+{
+    struct pcap_stat ps;
+    if (pcap_stats(l->p, &ps) == 0) {
+        l->st.kernel_drops = ps.ps_drop;
+        l->st.if_drops = ps.ps_ifdrop;
+        if (ps.ps_recv > l->st.packets + ps.ps_drop) {
+            l->st.unread = ps.ps_recv - l->st.packets - ps.ps_drop;
+            l->st.kernel_drops += l->st.unread;
+        }
+    }
+    l->ended = true;
+}
+
+void source_live_stop(struct source *s)
+{
+    struct live *l = (struct live *)s;
+    if (l->stopping)
+        return;
+    l->stopping = true;
+    l->stop_by_us = monotonic_us() + SOURCE_LIVE_STOP_MS * 1000u;
+}
+
 static enum source_event live_next(struct source *s, struct source_packet *pkt, char *err,
                                    size_t err_len)
 {
     struct live *l = (struct live *)s;
     struct pcap_pkthdr *h;
     const u_char *data;
+    if (l->ended)
+        return SOURCE_END;
+    if (l->stopping && monotonic_us() >= l->stop_by_us) {
+        end(l);
+        return SOURCE_END;
+    }
     int rc = pcap_next_ex(l->p, &h, &data);
+    if (rc == 0 && l->stopping) { /* all that was queued is read */
+        end(l);
+        return SOURCE_END;
+    }
     if (rc == 0) {
-        /* nothing queued: wait for the socket, a signal, or the timeout */
+        /* nothing queued: wait for the socket, a signal, or the timeout; then let a
+         * few more packets come before reading (SOURCE_LIVE_NAP_US) */
         struct pollfd pfd = { .fd = l->fd, .events = POLLIN };
         if (poll(&pfd, 1, SOURCE_LIVE_TIMEOUT_MS) <= 0)
             return SOURCE_TIMEOUT;
+        struct timespec nap = { 0, SOURCE_LIVE_NAP_US * 1000 };
+        nanosleep(&nap, NULL);
         rc = pcap_next_ex(l->p, &h, &data);
     }
     if (rc == 1) {
@@ -194,7 +244,8 @@ static const struct source_stats *live_stats(struct source *s)
 {
     struct live *l = (struct live *)s;
     struct pcap_stat ps;
-    if (pcap_stats(l->p, &ps) == 0) {
+    /* once ended, the counters stay as they were at the end */
+    if (!l->ended && pcap_stats(l->p, &ps) == 0) {
         l->st.kernel_drops = ps.ps_drop;
         l->st.if_drops = ps.ps_ifdrop;
     }

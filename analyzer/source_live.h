@@ -21,6 +21,10 @@
 #define SOURCE_LIVE_SNAPLEN 262144      /* -s: whole header blocks, whole packets */
 #define SOURCE_LIVE_BUFFER_KIB 32768u   /* -B: 32 MiB, for bursts on a busy span port */
 #define SOURCE_LIVE_TIMEOUT_MS 100      /* a read returns at least this often */
+/* After a wake-up for new packets, wait this long before reading them: a busy link then
+ * delivers tens of packets per wake-up instead of one (a context switch per packet
+ * capped live below 1 Gbit/s), and an exchange is still stored well within its second. */
+#define SOURCE_LIVE_NAP_US 200
 
 struct source_live_config {
     const char *iface;       /* "eth0", "any" */
@@ -43,6 +47,14 @@ enum source_live_error {
 struct source *source_live_open(const struct source_live_config *cfg, char *err,
                                 size_t err_len, enum source_live_error *why, char *warn,
                                 size_t warn_len);
+
+/* Stop: what the kernel already queued is still read, for at most
+ * SOURCE_LIVE_STOP_MS, then the source ends (SOURCE_END) and its counters are read one
+ * last time and kept: whoever asks afterwards (the run row, the metrics, the summary
+ * line) gets the same numbers. Packets left queued are counted as kernel drops
+ * (source_stats.unread), never lost silently. Safe to call more than once. */
+#define SOURCE_LIVE_STOP_MS 2000
+void source_live_stop(struct source *s);
 
 /* The link type the interface delivers (DLT_ value). */
 int source_live_linktype(const struct source *s);

@@ -90,29 +90,45 @@ static void on_tick(void *ctx, struct pipeline *p)
             t->http.exchanges, l->problems);
 }
 
+/* -Z USER, looked up before anything is opened, so that a wrong name costs nothing. */
+struct user {
+    char name[256];
+    uid_t uid;
+    gid_t gid;
+};
+
 /* chown() to the user -Z names; a file that does not exist (yet) is fine. */
-static int give(const char *path, const struct passwd *pw)
+static int give(const char *path, const struct user *pw)
 {
-    if (chown(path, pw->pw_uid, pw->pw_gid) == 0 || errno == ENOENT)
+    if (chown(path, pw->uid, pw->gid) == 0 || errno == ENOENT)
         return 0;
-    fprintf(stderr, "expectscope: %s: cannot give it to %s: %s\n", path, pw->pw_name,
+    fprintf(stderr, "expectscope: %s: cannot give it to %s: %s\n", path, pw->name,
             strerror(errno));
     return -1;
+}
+
+static int find_user(const char *name, struct user *u)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        fprintf(stderr, "expectscope: -Z %s: %s\n", name,
+                errno ? strerror(errno) : "no such user");
+        return -1;
+    }
+    snprintf(u->name, sizeof u->name, "%s", pw->pw_name);
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
+    return 0;
 }
 
 /* tcpdump -Z: once the interface and the database are open, run as USER: supplementary
  * groups cleared, then the group, then the user. The database files and the evidence
  * directory become USER's, so that it can go on writing them. 0, or -1 after one line
  * on stderr. */
-static int drop_privileges(const char *user, const char *db_path, const char *save_dir)
+static int drop_privileges(const struct user *pw, const char *db_path, const char *save_dir)
 {
-    errno = 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        fprintf(stderr, "expectscope: -Z %s: %s\n", user,
-                errno ? strerror(errno) : "no such user");
-        return -1;
-    }
+    const char *user = pw->name;
     /* what it goes on writing: the database files, and the evidence directory (its
      * files are created and removed there) */
     char path[4096];
@@ -124,13 +140,12 @@ static int drop_privileges(const char *user, const char *db_path, const char *sa
     }
     if (save_dir && give(save_dir, pw) != 0)
         return -1;
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-        setuid(pw->pw_uid) != 0) {
+    if (setgroups(0, NULL) != 0 || setgid(pw->gid) != 0 || setuid(pw->uid) != 0) {
         fprintf(stderr, "expectscope: -Z %s: cannot switch to it: %s\n", user,
                 strerror(errno));
         return -1;
     }
-    if (pw->pw_uid != 0 && setuid(0) == 0) { /* must not be able to come back */
+    if (pw->uid != 0 && setuid(0) == 0) { /* must not be able to come back */
         fprintf(stderr, "expectscope: -Z %s: root could be regained; stopping\n", user);
         return -1;
     }
@@ -145,13 +160,29 @@ static void summary_line(FILE *out, const struct options *o, const struct pipeli
                 "to stay within bounds, %" PRIu64 " write errors)\n", o->iface,
                 t->evidence.files_written, o->save_pcap, t->evidence.files_removed,
                 t->evidence.write_errors);
-    fprintf(out, "%s: %" PRIu64 " packets (%" PRIu64 " dropped by the kernel, %" PRIu64
+    char unread[64] = "";
+    if (t->source.unread)
+        snprintf(unread, sizeof unread, ", %" PRIu64 " of them still queued at the stop",
+                 t->source.unread);
+    fprintf(out, "%s: %" PRIu64 " packets (%" PRIu64 " dropped by the kernel%s, %" PRIu64
             " by the interface), %" PRIu64 " flows, %" PRIu64 " exchanges (%" PRIu64
             " problems) in %" PRIu64 " s", o->iface, t->source.packets, t->source.kernel_drops,
-            t->source.if_drops, t->flows.created, t->http.exchanges, l->problems, seconds);
+            unread, t->source.if_drops, t->flows.created, t->http.exchanges, l->problems,
+            seconds);
     if (run_id)
         fprintf(out, "; stored as run %" PRId64 " in %s", run_id, o->db_path);
     fputc('\n', out);
+}
+
+/* SIGINT, SIGTERM, SIGHUP: stop (handlers installed first thing, so that one during
+ * start-up stops it cleanly too); SIG_DFL again at the end. */
+static void catch_signals(void (*handler)(int))
+{
+    struct sigaction sa = { .sa_handler = handler };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 int cmd_live(const struct options *o)
@@ -159,26 +190,44 @@ int cmd_live(const struct options *o)
     uint64_t t0 = monotonic_us();
     struct live l = { .o = o, .status = !o->quiet && isatty(STDERR_FILENO),
                       .start_us = wall_us() };
+    stop_signal = 0;
+    catch_signals(on_signal);
     char err[600], warn[300];
+    int rc = EXIT_INPUT;
+    struct user user;
+    struct source *src = NULL;
+    struct db *db = NULL;
+    struct pipeline *p = NULL;
+    if (o->user && find_user(o->user, &user) != 0)
+        goto out;
     struct source_live_config lc = { o->iface, o->snaplen, o->promisc, o->buffer_kib,
                                      o->filter };
     enum source_live_error why;
-    struct source *src = source_live_open(&lc, err, sizeof err, &why, warn, sizeof warn);
-    if (!src) {
+    if (!(src = source_live_open(&lc, err, sizeof err, &why, warn, sizeof warn))) {
         fprintf(stderr, "expectscope: %s\n", err);
-        return why == SOURCE_LIVE_BAD_FILTER ? EXIT_USAGE : EXIT_INPUT;
+        rc = why == SOURCE_LIVE_BAD_FILTER ? EXIT_USAGE : EXIT_INPUT;
+        goto out;
     }
     if (warn[0])
         fprintf(stderr, "expectscope: warning: %s\n", warn);
-    int rc = EXIT_INPUT;
-    struct db *db = NULL;
-    struct pipeline *p = NULL;
     if (o->db_path && !(db = db_open(o->db_path, o->wait_lock_us, err, sizeof err))) {
         fprintf(stderr, "expectscope: %s\n", err);
         goto out;
     }
     if (db)
         db_set_retention(db, o->retain_us);
+    if (o->user && drop_privileges(&user, o->db_path, o->save_pcap) != 0)
+        goto out;
+    /* after -Z: the user that writes the file is the user that is checked */
+    if (o->metrics_path &&
+        !(l.metrics = metrics_new(o->metrics_path, METRICS_DEFAULT_TOP_SERVERS, err,
+                                  sizeof err))) {
+        fprintf(stderr, "expectscope: %s\n", err);
+        goto out;
+    }
+    rc = EXIT_OK;
+    if (stop_signal)
+        goto out; /* stopped before it began: no run */
     struct pipeline_observer obs = { .exchange = on_exchange, .tick = on_tick, .ctx = &l };
     struct pipeline_config cfg = o->pipe;
     cfg.db = db;
@@ -190,29 +239,22 @@ int cmd_live(const struct options *o)
         ec.max_bytes = o->save_bytes;
         cfg.evidence = &ec;
     }
+    /* the run's row is written here: everything that can refuse has been tried */
     if (!(p = pipeline_new(&cfg, src, err, sizeof err))) {
         fprintf(stderr, "expectscope: %s\n", err);
-        goto out;
-    }
-    if (o->user && drop_privileges(o->user, o->db_path, o->save_pcap) != 0)
-        goto out;
-    /* after -Z: the user that writes the file is the user that is checked */
-    if (o->metrics_path &&
-        !(l.metrics = metrics_new(o->metrics_path, METRICS_DEFAULT_TOP_SERVERS, err,
-                                  sizeof err))) {
-        fprintf(stderr, "expectscope: %s\n", err);
+        rc = EXIT_INPUT;
         goto out;
     }
 
-    stop_signal = 0;
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    rc = EXIT_OK;
     char msg[600];
-    while (!stop_signal && (!o->duration_us || monotonic_us() - t0 < o->duration_us)) {
+    bool stopping = false;
+    for (;;) {
+        /* a signal or --duration: read what the kernel holds, then the source ends */
+        if (!stopping && (stop_signal || (o->duration_us && monotonic_us() - t0 >=
+                                                               o->duration_us))) {
+            source_live_stop(src);
+            stopping = true;
+        }
         enum pipeline_state st = pipeline_feed(p, 4096, msg, sizeof msg);
         if (st == PIPELINE_ERROR) {
             if (l.status)
@@ -232,13 +274,11 @@ int cmd_live(const struct options *o)
     }
     if (l.metrics)
         write_metrics(&l, p); /* the final counts */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
     if (!o->quiet)
         summary_line(rc == EXIT_OK ? stdout : stderr, o, pipeline_totals(p), &l,
                      db ? db_run_id(db) : 0, (monotonic_us() - t0) / 1000000u);
 out:
+    catch_signals(SIG_DFL);
     metrics_free(l.metrics);
     pipeline_free(p);
     db_close(db);

@@ -46,7 +46,8 @@ static const struct optdef optdefs[] = {
     { "snaplen", O_SNAPLEN, "N", "bytes kept of each packet" },
     { "buffer-size", O_BUFFER, "KIB", "the kernel's capture buffer, in KiB" },
     { "no-promisc", O_NO_PROMISC, NULL, "do not put the interface in promiscuous mode" },
-    { "duration", O_DURATION, "SEC", "stop after SEC seconds (else at SIGINT or SIGTERM)" },
+    { "duration", O_DURATION, "SEC",
+      "stop after SEC seconds (else at SIGINT, SIGTERM or SIGHUP)" },
     { "user", O_USER, "USER",
       "drop root for USER once the interface and the database are open" },
     { "retain", O_RETAIN, "HOURS",
@@ -59,7 +60,7 @@ static const struct optdef optdefs[] = {
     { "save-pcap-mb", O_SAVE_MB, "MB", "at most MB megabytes in DIR, the oldest removed first" },
     { "metrics", O_METRICS, "FILE",
       "write Prometheus metrics to FILE every 5 s (node_exporter's textfile collector)" },
-    { "db", O_DB, "FILE", "the SQLite database; analyze appends a run to it" },
+    { "db", O_DB, "FILE", "the SQLite database; each analyze or live adds a run to it" },
     { "no-db", O_NO_DB, NULL, "write no database" },
     { "again", O_AGAIN, NULL,
       "analyse captures the database already holds (without it, they are refused)" },
@@ -124,7 +125,7 @@ static const struct command commands[] = {
     { "live", "watch an interface (a span port, a tap): the same analysis, continuously",
       "-i IFACE [options] [FILTER]",
       "Capture on an interface with libpcap and run the same analysis as analyze, until "
-      "SIGINT or SIGTERM (or --duration): exchanges are in the database about a second "
+      "SIGINT, SIGTERM or SIGHUP (or --duration): exchanges are in the database about a second "
       "after they end, kernel and interface drops are recorded in the run every few "
       "seconds, and idle flows end on wall-clock time on a quiet link. The words after "
       "the options are a BPF filter, as with tcpdump.",

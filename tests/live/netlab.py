@@ -330,6 +330,7 @@ def live_running_run(db_path):
 
 SUMMARY_RE = re.compile(
     r"^(?P<iface>\S+): (?P<packets>\d+) packets \((?P<kdrops>\d+) dropped by the kernel, "
+    r"(?:(?P<unread>\d+) of them still queued at the stop, )?"
     r"(?P<idrops>\d+) by the interface\), (?P<flows>\d+) flows, (?P<exchanges>\d+) exchanges "
     r"\((?P<problems>\d+) problems\) in (?P<secs>\d+) s; stored as run (?P<run>\d+) in "
     r"(?P<db>.+)$")

@@ -116,7 +116,7 @@ class Live:
         C.check(m, f"{what}: want one summary line on stdout, got {lines}")
         if not m:
             return {}
-        s = {k: (int(v) if v.isdigit() else v) for k, v in m.groupdict().items()}
+        s = {k: (int(v) if v.isdigit() else v) for k, v in m.groupdict(default="0").items()}
         C.eq(s["iface"], self.iface, f"{what}: the summary names the interface")
         C.eq(s["run"], self.run_id, f"{what}: the summary names the run")
         return s
@@ -374,10 +374,8 @@ def area_late_refusals(binary, srcdir, lab):
     that does not exist, --metrics into a directory that does not exist. Each is one
     line and exit 1, and the database is left as it was: no run that v_runs shows as
     'unfinished' (the state of a process that was killed) when nothing was captured.
-
-    Fails today: cmd_live() looks the user up (-Z) and checks the metrics file only
-    after db_open() and pipeline_new() have begun the run; the early exit closes the
-    database without ending it."""
+    (It failed when cmd_live() looked the user up and checked the metrics file after
+    pipeline_new() had begun the run.)"""
     lab.up()
     for extra, want, what in (
             (["-Z", "nosuchuser0"], "-Z nosuchuser0: no such user", "-Z nosuchuser0"),
@@ -523,11 +521,9 @@ def area_stop_under_load(binary, srcdir, lab):
     """SIGTERM while the link is busy and the kernel is dropping (systemd stopping a
     sensor on a loaded span port): the summary line, the run row and the final
     metrics file must tell the same packets and drops. tcpreplay loops the capture at
-    top speed into a 64 KiB buffer until after live has exited.
-
-    Fails today: cmd_live() reads pcap_stats() three times at the end (the run row in
-    pipeline_drain(), the final metrics file, the summary line) while the kernel goes
-    on counting drops, so the three differ by the drops in between (thousands here)."""
+    top speed into a 64 KiB buffer until after live has exited. (It failed when
+    cmd_live() read pcap_stats() three times at the end while the kernel went on
+    counting drops; the source now reads them once when it ends.)"""
     require("tcpreplay")
     lab.up()
     pcap = gen_capture(srcdir, lab)
