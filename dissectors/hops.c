@@ -16,6 +16,10 @@
 
 /* Capture reordering tolerated between the two legs. */
 #define HOPS_SLACK_US 10000u
+/* The walk of a key's chain (partners()): it stops after this many entries in a row
+ * that ended before the exchange began, and looks at this many entries at most. */
+#define HOPS_STOP_AFTER 8u
+#define HOPS_MAX_WALK 256u
 
 enum { NONE = UINT32_MAX, INDEX_BUCKETS = 2 * HOPS_MAX_PENDING };
 
@@ -23,18 +27,18 @@ struct pend {
     uint64_t id, flow_id;
     uint64_t key;              /* method and path */
     uint64_t host;             /* Host, lower case, default port dropped; 0 absent */
-    bool host_is_server;       /* the Host is the server's own address (nginx and Apache
-                                  write that upstream by default) */
     uint64_t t_start, t_hdr, t_100, t_body_first, t_body_last, t_final, t_end;
     int64_t body;              /* body length, -1 unknown */
     uint64_t body_sent;        /* body bytes seen */
-    bool body_missing;         /* some were lost in capture gaps */
     uint32_t prev, next;       /* the index chain */
     uint16_t status;
     uint8_t family, cli[16], srv[16], xff_family, xff[16];
     bool has_xff, req_via, expect, http10;
     bool linked_front, linked_back; /* as F it has its B; as B it has its F */
     bool ambiguous;            /* as F, more than one B fitted: it stays unknown */
+    bool host_is_server;       /* the Host is the server's own address (nginx and Apache
+                                  write that upstream by default) */
+    bool body_missing;         /* some body bytes were lost in capture gaps */
     uint8_t by;                /* enum answered_by */
     const char *product;       /* the answer's fingerprint */
 };
@@ -505,29 +509,56 @@ static bool sent_by_proxy_of(const struct hops *h, const struct pend *f, const s
     return b->has_xff || b->req_via || same_proxy(h, f, b);
 }
 
-/* The partner of e in one role among the entries with its key: as_front, a B the proxy
- * of e sent; else an F whose proxy sent e. NONE, or the index; *many when more than
- * one fitted, and then every F among them is marked ambiguous (it will not be taken
- * for the proxy's own answer either). */
-static uint32_t partner(struct hops *h, const struct pend *e, bool as_front, bool *many)
+/* One role's search: the partner found (NONE: none yet), and whether more than one
+ * fitted. */
+struct role {
+    uint32_t found;
+    bool many;
+};
+
+static void consider(struct hops *h, struct role *r, uint32_t i, bool mark_fronts)
 {
-    uint32_t found = NONE;
-    *many = false;
+    if (r->found == NONE) {
+        r->found = i;
+        return;
+    }
+    r->many = true;
+    if (mark_fronts) /* several fronts for one back: none of them is linked or guessed */
+        h->ring[r->found].ambiguous = h->ring[i].ambiguous = true;
+}
+
+/* The partners of e among the entries with its key, in one walk of its chain (newest
+ * first): as a front, the B its proxy sent (*b); as a back, the F whose proxy sent it
+ * (*f). The walk stops after HOPS_STOP_AFTER entries in a row that ended before e
+ * began (nothing older can overlap it: the chain is in the order exchanges ended, but
+ * for the odd late one), or after HOPS_MAX_WALK entries (counted: crowded). */
+static void partners(struct hops *h, const struct pend *e, struct role *b, struct role *f)
+{
+    *b = *f = (struct role){ NONE, false };
+    uint32_t looked = 0, old = 0;
     for (uint32_t i = h->index[bucket(e->key)]; i != NONE; i = h->ring[i].next) {
         struct pend *o = &h->ring[i];
-        bool ok = as_front ? !o->linked_back && fits(e, o) && sent_by_proxy_of(h, e, o)
-                           : !o->linked_front && fits(o, e) && sent_by_proxy_of(h, o, e);
-        if (!ok)
-            continue;
-        if (found == NONE) {
-            found = i;
+        if (o->t_end + HOPS_SLACK_US < e->t_start) {
+            if (++old == HOPS_STOP_AFTER)
+                break;
             continue;
         }
-        *many = true;
-        if (!as_front)
-            h->ring[found].ambiguous = o->ambiguous = true;
+        old = 0;
+        if (++looked > HOPS_MAX_WALK) {
+            h->st.crowded++;
+            break;
+        }
+        if (o->key != e->key)
+            continue; /* another key in the same bucket */
+        if (!o->linked_back && fits(e, o) && sent_by_proxy_of(h, e, o))
+            consider(h, b, i, false);
+        if (!o->linked_front && fits(o, e) && sent_by_proxy_of(h, o, e))
+            consider(h, f, i, true);
     }
-    return *many ? NONE : found;
+    if (b->many)
+        b->found = NONE;
+    if (f->many)
+        f->found = NONE;
 }
 
 void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
@@ -550,11 +581,11 @@ void hops_exchange(struct hops *h, const struct flow *f, struct exchange *x,
         h->now_us = e.t_end;
     expire(h, r);
 
-    bool many_b, many_f;
-    uint32_t b = partner(h, &e, true, &many_b);
-    uint32_t fi = partner(h, &e, false, &many_f);
-    h->st.ambiguous += many_b || many_f;
-    e.ambiguous = many_b;
+    struct role rb, rf;
+    partners(h, &e, &rb, &rf);
+    uint32_t b = rb.found, fi = rf.found;
+    h->st.ambiguous += rb.many || rf.many;
+    e.ambiguous = rb.many;
     if (b != NONE) { /* x is the front, its upstream exchange came first */
         struct pend *o = &h->ring[b];
         struct hop *hop = &r->hops[r->n_hops++];

@@ -155,11 +155,6 @@ static int drop_privileges(const struct user *pw, const char *db_path, const cha
 static void summary_line(FILE *out, const struct options *o, const struct pipeline_totals *t,
                          const struct live *l, int64_t run_id, uint64_t seconds)
 {
-    if (o->save_pcap)
-        fprintf(out, "%s: %" PRIu64 " evidence pcaps written to %s (%" PRIu64 " removed "
-                "to stay within bounds, %" PRIu64 " write errors)\n", o->iface,
-                t->evidence.files_written, o->save_pcap, t->evidence.files_removed,
-                t->evidence.write_errors);
     char unread[64] = "";
     if (t->source.unread)
         snprintf(unread, sizeof unread, ", %" PRIu64 " of them still queued at the stop",
@@ -171,6 +166,10 @@ static void summary_line(FILE *out, const struct options *o, const struct pipeli
             seconds);
     if (run_id)
         fprintf(out, "; stored as run %" PRId64 " in %s", run_id, o->db_path);
+    if (o->save_pcap)
+        fprintf(out, "; %" PRIu64 " evidence pcaps written to %s (%" PRIu64 " removed to "
+                "stay within bounds, %" PRIu64 " write errors)", t->evidence.files_written,
+                o->save_pcap, t->evidence.files_removed, t->evidence.write_errors);
     fputc('\n', out);
 }
 

@@ -333,7 +333,9 @@ SUMMARY_RE = re.compile(
     r"(?:(?P<unread>\d+) of them still queued at the stop, )?"
     r"(?P<idrops>\d+) by the interface\), (?P<flows>\d+) flows, (?P<exchanges>\d+) exchanges "
     r"\((?P<problems>\d+) problems\) in (?P<secs>\d+) s; stored as run (?P<run>\d+) in "
-    r"(?P<db>.+)$")
+    r"(?P<db>.+?)(?:; (?P<ev_written>\d+) evidence pcaps written to (?P<ev_dir>.+) "
+    r"\((?P<ev_removed>\d+) removed to stay within bounds, (?P<ev_errors>\d+) write "
+    r"errors\))?$")
 
 
 def proc_status(pid, task=None):

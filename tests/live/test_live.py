@@ -21,6 +21,8 @@ AREA is one of:
               run row and the final metrics file tell the same packets and drops.
   late_refusals  -Z with a user that does not exist, --metrics into a missing
               directory: one line, exit 1, no run left 'unfinished' in the database.
+  evidence    --save-pcap DIR --save-pcap-files 2: problem flows as pcap files, named
+              after them, bounded, readable, and none for plain or continue_ok.
 
 BINARY is the expectscope executable, SRCDIR the source tree. Each area builds its own
 pair of namespaces (tests/live/netlab.py) and removes them, with every process it
@@ -230,6 +232,75 @@ def start_servers(lab, no100=True, reject417=True):
 
 
 # ---- areas ----------------------------------------------------------------------------
+
+EVIDENCE_RE = re.compile(r"^(\d{8}T\d{6}Z)_(.+)_(\d+)_(.+)_(\d+)_([a-z0-9_]+)(-\d+)?\.pcap$")
+
+
+def area_evidence(binary, srcdir, lab):
+    """--save-pcap DIR --save-pcap-files 2: three problem flows (two timeout fallbacks
+    to the server that never sends 100, a 417 and its retry), and a continue_ok and a
+    plain GET that must leave no file. At the end DIR holds the two newest problem
+    flows' files, named time_client_port_server_port_verdict.pcap; each opens (analyze
+    reads it) and its exchanges give the verdict in its name; the summary line counts
+    three written and one removed."""
+    require("nginx", "curl")
+    lab.up()
+    start_servers(lab)
+    db = os.path.join(lab.tmp, "evidence.db")
+    save = os.path.join(lab.tmp, "evidence")
+    os.mkdir(save)
+    live = Live(lab, binary, lab.ns_s, lab.if_s, db,
+                extra=["--save-pcap", save, "--save-pcap-files", "2"])
+    body4k = write_body(lab, "body4k", 4096)
+    big = write_body(lab, "body1m", 1024 * 1024 + 4096)
+    exp = ["-H", "Expect: 100-continue"]
+    curl(lab, exp + ["-T", body4k, f"http://{SRV_IP}/upload/e.bin"], "PUT to nginx", 201)
+    curl(lab, [f"http://{SRV_IP}/index.html"], "GET from nginx", 200)
+    no100 = exp + ["--expect100-timeout", "0.3", "--data-binary", "@" + body4k,
+                   f"http://{SRV_IP}:{NO100_PORT}/upload"]
+    curl(lab, no100, "POST to the no-100 server (1)", 200)
+    curl(lab, ["--data-binary", "@" + big, f"http://{SRV_IP}:{REJECT417_PORT}/upload"],
+         "POST to the 417 server", 200)
+    curl(lab, no100, "POST to the no-100 server (2)", 200)
+
+    # a flow's file is written when the flow ends (its FIN, then the linger)
+    def flows_done():
+        return len(query(db, "SELECT id FROM flows WHERE run_id = ?", (live.run_id,))) >= 5
+    C.check(poll("flows", flows_done, 60), "live: the five flows end while it runs")
+    summary = live.stop("evidence")
+    live.check_finished("evidence", summary)
+    C.eq((summary.get("ev_written"), summary.get("ev_removed"), summary.get("ev_errors")),
+         (3, 1, 0), "the summary: evidence files written, removed, write errors")
+    C.eq(summary.get("ev_dir"), save, "the summary names the evidence directory")
+
+    files = sorted(f for f in os.listdir(save) if not f.startswith("."))
+    C.eq(len(files), 2, f"two files kept (--save-pcap-files 2): {files}")
+    C.eq([f for f in os.listdir(save) if f.startswith(".")], [], "no temporary file left")
+    flows = query(db, "SELECT client_ip, client_port, server_ip, server_port, verdict FROM"
+                  " flows WHERE run_id = ? ORDER BY first_seen", (live.run_id,))
+    problems = [f for f in flows if f[4] not in ("plain", "continue_ok")]
+    C.eq(len(problems), 3, f"three problem flows: {flows}")
+    want = {(f[0], f[1], f[2], f[3], f[4]) for f in problems[1:]}   # the oldest went
+    got = set()
+    for name in files:
+        m = EVIDENCE_RE.match(name)
+        if not C.check(m, f"{name}: time_client_port_server_port_verdict.pcap"):
+            continue
+        cip, cport, sip, sport, verdict = m.group(2), int(m.group(3)), m.group(4), \
+            int(m.group(5)), m.group(6)
+        got.add((cip, cport, sip, sport, verdict))
+        path = os.path.join(save, name)
+        r = subprocess.run([binary, "analyze", "--no-db", "--list", path],
+                           capture_output=True, text=True, timeout=TIMEOUT, cwd=lab.tmp)
+        C.eq(r.returncode, 0, f"{name}: analyze reads it ({r.stderr.strip()[-200:]})")
+        rows = list(csv.DictReader(r.stdout.splitlines(), delimiter="\t",
+                                   quoting=csv.QUOTE_NONE))
+        C.check(rows and verdict in {x["verdict"] for x in rows},
+                f"{name}: its exchanges give {verdict}: {[x['verdict'] for x in rows]}")
+        C.check(all(x["client"].startswith(cip) for x in rows),
+                f"{name}: its exchanges are the named client's")
+    C.eq(got, want, "the files are the two newest problem flows, named after them")
+
 
 def area_verdicts(binary, srcdir, lab):
     require("nginx", "curl", "tcpdump", "sqlite3")
@@ -737,7 +808,8 @@ def area_metrics(binary, srcdir, lab):
 
 AREAS = {"verdicts": area_verdicts, "privileges": area_privileges, "drops": area_drops,
          "retention": area_retention, "metrics": area_metrics,
-         "late_refusals": area_late_refusals, "stop_under_load": area_stop_under_load}
+         "late_refusals": area_late_refusals, "stop_under_load": area_stop_under_load,
+         "evidence": area_evidence}
 
 
 def main():
