@@ -544,6 +544,7 @@ static void partners(struct hops *h, const struct pend *e, struct role *b, struc
             continue;
         }
         old = 0;
+        h->st.examined++;
         if (++looked > HOPS_MAX_WALK) {
             h->st.crowded++;
             break;

@@ -114,6 +114,8 @@ struct hops_stats {
     uint64_t evicted;         /* left the window early (HOPS_MAX_PENDING) */
     uint64_t crowded;         /* searches cut short: too many exchanges of one method
                                  and target going on at once (hops.c HOPS_MAX_WALK) */
+    uint64_t examined;        /* window entries looked at by the searches (what linking
+                                 costs) */
     uint64_t by[3];           /* exchanges by enum answered_by, as finally decided */
 };
 

@@ -1677,6 +1677,45 @@ static void test_eviction(void)
     run_fini(&R);
 }
 
+/* One method and target, over and over (every upload to POST /upload): the search
+ * looks only at exchanges that could overlap the new one, and at most HOPS_MAX_WALK. */
+static void test_hot_key(void)
+{
+    enum { N = 20000, M = 1000 };
+    check_case("one key, 20,000 exchanges one after another: the walks stay short");
+    struct run R;
+    run_init(&R, N + M);
+    struct leg d = { .method = "GET", .uri = "/hot", .no_expect = true, .cl = "",
+                     .body = NO_BODY, .c100 = NEVER };
+    for (uint32_t i = 0; i < N; i++) {
+        d.start = (struct at)AT(i * 2.0);
+        d.final = (struct at)AT(i * 2.0 + 1);
+        step(&R, &ep_direct, &d, true, 1 + i, NULL);
+    }
+    const struct hops_stats *st = hops_stats(R.h);
+    /* each walk looks at the slack's worth of overlapping entries (10 ms: 5 of them),
+     * not at the 20,000 before */
+    CHECK(st->examined <= (uint64_t)N * 8);
+    if (st->examined > (uint64_t)N * 8)
+        fprintf(stderr, "    examined %llu entries\n", (unsigned long long)st->examined);
+    CHECK_EQ(st->crowded, 0);
+    CHECK_EQ(st->linked, 0);
+    run_fini(&R);
+
+    check_case("one key, 1,000 exchanges all at once: a walk looks at 256 at most");
+    run_init(&R, M);
+    for (uint32_t i = 0; i < M; i++) {
+        d.start = (struct at)AT(1.0 + i * 0.001);
+        d.final = (struct at)AT(5000);
+        step(&R, &ep_direct, &d, true, 1 + i, NULL);
+    }
+    st = hops_stats(R.h);
+    CHECK_EQ(st->crowded, M - 257); /* the 258th and later find 257 before them */
+    CHECK(st->examined <= (uint64_t)M * 257);
+    CHECK_EQ(st->linked, 0);
+    run_fini(&R);
+}
+
 /* client -> P1 (10.0.0.5) -> P2 (10.0.0.6) -> origin: X is P1's upstream leg and P2's
  * front; handed in last, it is linked both ways in one call. */
 static const struct ep ep_p1_p2 = { 4, V4(10, 0, 0, 5), 50010, V4(10, 0, 0, 6), 3128, 0 };
@@ -1954,6 +1993,7 @@ int main(void)
     test_chain();
     test_counts();
     test_eviction();
+    test_hot_key();
     isolated("BUG-1: two retirements and a front link in one call (child exit)",
              bug1_overflow);
     isolated("BUG-1: one retirement and a chain's two links in one call (child exit)",
