@@ -202,6 +202,24 @@ void interim_str(const struct exchange *x, char *buf, size_t len)
     }
 }
 
+void interim_ms_str(const struct exchange *x, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (!x->t_hdr_us)
+        return;
+    uint32_t n = x->n_interim < X_MAX_INTERIM ? x->n_interim : X_MAX_INTERIM;
+    for (uint32_t i = 0; i < n; i++) {
+        double ms = exchange_ms_after_hdr(x, x->t_interim_us[i]);
+        int k = snprintf(buf + used, len - used, "%s%.3f", i ? "," : "", ms < 0 ? 0.0 : ms);
+        if (k < 0 || (size_t)k >= len - used) {
+            buf[0] = '\0'; /* all or nothing: the times must line up with the codes */
+            return;
+        }
+        used += (size_t)k;
+    }
+}
+
 double exchange_ms_after_hdr(const struct exchange *x, uint64_t t_us)
 {
     if (!t_us || !x->t_hdr_us)

@@ -109,6 +109,7 @@ struct exchange {
     uint64_t t_body_first_us; /* first request body byte */
     uint64_t t_body_last_us;
     uint64_t t_100_us;        /* first 100 Continue */
+    uint64_t t_interim_us[X_MAX_INTERIM]; /* each interim's status line, as interim[] */
     uint64_t t_final_us;      /* final status line */
     uint64_t t_end_us;        /* the exchange was complete */
     uint64_t max_body_pause_us;
@@ -160,6 +161,10 @@ void flags_str(uint32_t flags, char *buf, size_t len);
 
 /* Interim codes as "103,100", "" when none. */
 void interim_str(const struct exchange *x, char *buf, size_t len);
+
+/* "0.512,12.250": each remembered interim's time in ms after the end of the request
+ * headers, in the order of interim[] ("" when none or the headers' end is unknown). */
+void interim_ms_str(const struct exchange *x, char *buf, size_t len);
 
 /* Durations from the end of the request headers, in milliseconds; negative when the
  * event was not seen. Never negative for seen events: reordered capture timestamps

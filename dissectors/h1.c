@@ -375,8 +375,10 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         /* RFC 9112 6.3: a 1xx ends at its empty line, whatever it says about a body */
         p->flags |= F_SKIPBODY;
         if (x) {
-            if (x->n_interim < X_MAX_INTERIM)
+            if (x->n_interim < X_MAX_INTERIM) {
                 x->interim[x->n_interim] = (uint16_t)code;
+                x->t_interim_us[x->n_interim] = s->msg_start_us;
+            }
             x->n_interim++;
             if (code == 100 && !x->t_100_us) {
                 x->t_100_us = s->msg_start_us;

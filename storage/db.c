@@ -60,8 +60,8 @@ static const char *const sql_insert[ST_COUNT] = {
         " http_version, user_agent, expect, content_length, chunked, body_bytes,"
         " interim_codes, status, reason, server, via, wait_ms, continue_ms, final_ms,"
         " verdict, flags, retry_of, t_hdr, body_missing, response_version, interim_count,"
-        " answered_by, intermediary, path_evidence)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " answered_by, intermediary, path_evidence, interim_ms, body_end_ms, end_ms)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_HEADER] = "INSERT INTO headers (exchange_id, direction, raw) VALUES (?,?,?)",
     [ST_HOP] =
         "INSERT INTO hops (front_exchange_id, back_exchange_id, proxy_ip, findings, run_id,"
@@ -418,8 +418,8 @@ struct flow_rec {
 enum {
     XR_METHOD, XR_URI, XR_HOST, XR_HTTP_VERSION, XR_USER_AGENT, XR_EXPECT, XR_INTERIM,
     XR_REASON, XR_SERVER, XR_VIA, XR_FLAGS, XR_RESPONSE_VERSION, XR_ANSWERED_BY,
-    XR_INTERMEDIARY, XR_PATH_EVIDENCE, XR_RAW_REQUEST, XR_RAW_INTERIM, XR_RAW_RESPONSE,
-    XR_COUNT
+    XR_INTERMEDIARY, XR_PATH_EVIDENCE, XR_INTERIM_MS, XR_RAW_REQUEST, XR_RAW_INTERIM,
+    XR_RAW_RESPONSE, XR_COUNT
 };
 
 struct exchange_rec {
@@ -428,7 +428,7 @@ struct exchange_rec {
     uint8_t verdict;
     int32_t seq, status, chunked;
     int64_t id, flow_id, retry_of, content_length, body_bytes, body_missing, interim_count;
-    double ts, t_hdr, wait_ms, continue_ms, final_ms; /* NAN: NULL */
+    double ts, t_hdr, wait_ms, continue_ms, final_ms, body_end_ms, end_ms; /* NAN: NULL */
 };
 
 struct hop_rec {
@@ -570,7 +570,7 @@ static void slice_sbuf(const struct sbuf *b, const char **p, uint32_t *len)
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
 {
     uint64_t t0 = now_us(CLOCK_MONOTONIC);
-    char version[16], rversion[16], interim[128], flags[256];
+    char version[16], rversion[16], interim[128], interim_ms[160], flags[256];
     const char *p[XR_COUNT];
     struct exchange_rec r = {
         .type = REC_EXCHANGE,
@@ -592,6 +592,9 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
                                                 : -1),
         .continue_ms = ms_or_nan(exchange_ms_after_hdr(x, x->t_100_us)),
         .final_ms = ms_or_nan(exchange_ms_after_hdr(x, x->t_final_us)),
+        .body_end_ms = ms_or_nan(x->t_body_last_us ? exchange_ms_after_hdr(x, x->t_body_last_us)
+                                                   : -1),
+        .end_ms = ms_or_nan(x->resp_complete ? exchange_ms_after_hdr(x, x->t_end_us) : -1),
     };
     static const int from_sbuf[][2] = {
         { XR_METHOD, XS_METHOD }, { XR_URI, XS_URI }, { XR_HOST, XS_HOST },
@@ -623,6 +626,9 @@ int db_exchange(struct db *db, const struct flow *f, const struct exchange *x)
     interim_str(x, interim, sizeof interim);
     p[XR_INTERIM] = interim;
     r.len[XR_INTERIM] = interim[0] ? (uint32_t)strlen(interim) : STR_NULL;
+    interim_ms_str(x, interim_ms, sizeof interim_ms);
+    p[XR_INTERIM_MS] = interim_ms;
+    r.len[XR_INTERIM_MS] = interim_ms[0] ? (uint32_t)strlen(interim_ms) : STR_NULL;
     flags_str(x->flags, flags, sizeof flags);
     p[XR_FLAGS] = flags;
     p[XR_ANSWERED_BY] = answered_by_name((enum answered_by)x->answered_by);
@@ -851,6 +857,9 @@ static int write_exchange(struct db *db, const struct exchange_rec *r)
     bind_slice(st, i++, &s, XR_ANSWERED_BY);
     bind_slice(st, i++, &s, XR_INTERMEDIARY);
     bind_slice(st, i++, &s, XR_PATH_EVIDENCE);
+    bind_slice(st, i++, &s, XR_INTERIM_MS);
+    bind_real(st, i++, r->body_end_ms);
+    bind_real(st, i++, r->end_ms);
     if (step_reset(db, st, "writing an exchange") != 0 ||
         write_header(db, r->id, "request", &s, XR_RAW_REQUEST) != 0 ||
         write_header(db, r->id, "interim", &s, XR_RAW_INTERIM) != 0 ||

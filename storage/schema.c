@@ -286,7 +286,16 @@ static const char rev5[] =
     "CREATE VIEW v_path_compare_by_run AS" PATH_COMPARE("run_id, ", " AND q.run_id = p.run_id");
 #undef PATH_COMPARE
 
-static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5 };
+/* Revision 6: the times an export draws (HAR timings, the report's ladders): each
+ * interim's time, the request body's end, the exchange's end; ms after t_hdr, as
+ * wait_ms. */
+static const char rev6[] =
+    "ALTER TABLE exchanges ADD COLUMN interim_ms TEXT;"  /* '0.512,12.250', as interim_codes */
+    "ALTER TABLE exchanges ADD COLUMN body_end_ms REAL;" /* last request body byte */
+    "ALTER TABLE exchanges ADD COLUMN end_ms REAL;";     /* the final response complete */
+
+static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,
+                                                          rev6 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)

@@ -43,7 +43,7 @@ CONTRACT = {
 }
 
 # What schema revisions 2 and 3 (storage/schema.c) add beyond the contract.
-SCHEMA_REVISION = "5"
+SCHEMA_REVISION = "6"
 REV2_COLUMNS = {
     "runs": ["interrupted", "first_packet", "last_packet", "tcp_flows", "http_flows",
              "exchange_count", "evicted_flows", "fragments_skipped", "undecodable",
@@ -316,6 +316,28 @@ def area_schema(binary, srcdir, tmp):
         C.eq(sorted(q(db, f"SELECT {keys}, {summed} FROM {v}_by_run GROUP BY {keys}"), key=repr),
              sorted(q(db, f"SELECT {keys}, {sums} FROM {v}"), key=repr),
              f"{v}_by_run adds up to {v}")
+    # revision 6: the times an export draws, in ms after t_hdr like wait_ms
+    bad = q(db, "SELECT id, interim_codes, interim_ms FROM exchanges WHERE t_hdr IS NOT NULL"
+                " AND (interim_codes IS NULL) != (interim_ms IS NULL)")
+    C.eq(bad, [], "interim_ms is there exactly when interim_codes is (and t_hdr is known)")
+    for eid, codes, ims, cont in q(db, "SELECT id, interim_codes, interim_ms, continue_ms"
+                                       " FROM exchanges WHERE interim_ms IS NOT NULL"):
+        cs, ts = codes.split(","), [float(t) for t in ims.split(",")]
+        C.check(len(cs) == len(ts) and ts == sorted(ts),
+                f"exchange {eid}: interim_ms {ims!r} lines up with {codes!r}, in order")
+        if "100" in cs and cont is not None:
+            C.check(abs(ts[cs.index("100")] - cont) < 0.002,
+                    f"exchange {eid}: the first 100's time {ims!r} is continue_ms {cont}")
+    C.eq(q(db, "SELECT interim_codes, interim_ms IS NOT NULL FROM exchanges e JOIN runs r"
+               " ON r.id = e.run_id WHERE r.source LIKE '%103-then-100.pcap'"
+               " AND interim_codes IS NOT NULL"), [("103,100", 1)],
+         "103-then-100.pcap: both interim times")
+    C.eq(q(db, "SELECT id FROM exchanges WHERE body_end_ms < wait_ms - 0.0005"
+               " OR end_ms < final_ms - 0.0005"), [],
+         "body_end_ms after wait_ms, end_ms after final_ms")
+    C.check(q1(db, "SELECT COUNT(*) FROM exchanges WHERE body_end_ms IS NOT NULL") > 0 and
+            q1(db, "SELECT COUNT(*) FROM exchanges WHERE end_ms IS NOT NULL") > 0,
+            "body_end_ms and end_ms are filled")
     C.eq(q1(db, "SELECT run_id FROM v_latest_run"), q1(db, "SELECT MAX(id) FROM runs"),
          "v_latest_run")
     C.eq(q(db, "SELECT DISTINCT state FROM v_runs"), [("complete",)], "v_runs.state")
