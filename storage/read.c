@@ -363,6 +363,16 @@ struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id)
     return rows;
 }
 
+int dbr_headers_again(struct dbr_rows *rows, int64_t exchange_id)
+{
+    sqlite3_reset(rows->st);
+    if (sqlite3_bind_int64(rows->st, 1, exchange_id) != SQLITE_OK) {
+        sql_err(rows->r);
+        return -1;
+    }
+    return 0;
+}
+
 int dbr_next(struct dbr_rows *rows)
 {
     int rc = sqlite3_step(rows->st);

@@ -84,6 +84,10 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f);
  * 'response') and raw, in that order. */
 struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id);
 
+/* The same row set, made anew for another exchange (an export reads the blocks of
+ * every exchange: one statement for all). 0, or -1 (dbr_error()). */
+int dbr_headers_again(struct dbr_rows *rows, int64_t exchange_id);
+
 /* Step to the next row: 1 a row, 0 the end, -1 an error (dbr_error()). */
 int dbr_next(struct dbr_rows *rows);
 

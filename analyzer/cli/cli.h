@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "export.h"
 #include "pipeline.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -66,6 +67,13 @@ struct options {
                                                    pipe.n_proxies say them */
     uint32_t proxy_groups;       /* --proxy options seen */
     const char *save_pcap;       /* live --save-pcap DIR */
+    enum export_format format;   /* export --format */
+    bool format_set;
+    const char *output;          /* export -o FILE; NULL or "-": standard output */
+    char server_ip[64];          /* export --server, as the database writes it; "" none */
+    int server_port;             /* with server_ip; 0: any */
+    const char *host;            /* export --host */
+    double since, until;         /* export --since/--until, epoch seconds; 0: none */
     uint32_t save_files;         /* --save-pcap-files */
     uint64_t save_bytes;         /* --save-pcap-mb, in bytes */
 };
@@ -91,6 +99,7 @@ int cmd_report(const struct options *o);
 int cmd_show(const struct options *o);
 int cmd_live(const struct options *o);
 int cmd_paths(const struct options *o);
+int cmd_export(const struct options *o);
 
 /* Shared by analyze and flows (drive.c): open the inputs (and the filter) as a file
  * source, or say why in one line and return NULL with the exit status in *status

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "limits.h"
@@ -22,7 +23,8 @@ enum opt_code {
     O_HELP = 'h', O_QUIET = 'q', O_VERBOSE = 'v', O_READ = 'r', O_FILTER = 'f',
     O_INTERFACE = 'i', O_SNAPLEN = 's', O_BUFFER = 'B', O_USER = 'Z',
     O_NO_PROMISC = 300, O_DURATION, O_RETAIN, O_METRICS, O_SAVE_PCAP, O_SAVE_FILES,
-    O_SAVE_MB, O_PROXY, O_NO_PATHS,
+    O_SAVE_MB, O_PROXY, O_NO_PATHS, O_FORMAT, O_SERVER, O_HOST, O_SINCE, O_UNTIL,
+    O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
     O_LATEST,
@@ -66,9 +68,17 @@ static const struct optdef optdefs[] = {
       "analyse captures the database already holds (without it, they are refused)" },
     { "list", O_LIST, NULL,
       "list the run's exchanges in time order: a table on a terminal, TSV otherwise" },
-    { "verdict", O_VERDICT, "V", "with --list: only verdict V (repeatable)" },
+    { "verdict", O_VERDICT, "V",
+      "only exchanges with verdict V (repeatable; analyze: with --list)" },
     { "problems", O_PROBLEMS, NULL,
-      "with --list: only exchanges whose verdict is not plain or continue_ok" },
+      "only exchanges whose verdict is not plain or continue_ok (analyze: with --list)" },
+    { "format", O_FORMAT, "FMT", "har, ndjson, csv or html" },
+    { "output", O_OUTPUT, "FILE", "write to FILE ('-': standard output, the default)" },
+    { "server", O_SERVER, "IP[:PORT]", "only exchanges with this server ([v6]:PORT)" },
+    { "host", O_HOST, "HOST", "only exchanges whose Host header is HOST" },
+    { "since", O_SINCE, "TIME",
+      "only exchanges from TIME on (ISO 8601, UTC unless it says, or epoch seconds)" },
+    { "until", O_UNTIL, "TIME", "only exchanges before TIME" },
     { "quiet", O_QUIET, NULL, "no summary and no progress bar" },
     { "verbose", O_VERBOSE, NULL, "also say how long writing the database took" },
     { "wait-lock", O_WAIT_LOCK, "SEC",
@@ -107,6 +117,9 @@ static const char *const flows_takes[] = {
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
 static const char *const show_takes[] = { "db", "help", NULL };
 static const char *const paths_takes[] = { "db", "run", "latest", "json", "help", NULL };
+static const char *const export_takes[] = {
+    "db", "format", "output", "verdict", "problems", "server", "host", "since", "until",
+    "run", "latest", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
     "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet",
@@ -151,6 +164,16 @@ static const struct command commands[] = {
       "answers the intermediary made itself. Hosts whose paths disagree (one has "
       "problems, another none) come first. See docs/paths.md.",
       paths_takes, 0, 0, cmd_paths },
+    { "export", "exchanges as HAR, NDJSON, CSV or one HTML report",
+      "--format har|ndjson|csv|html [--db FILE] [-o FILE]\n"
+      "       [--verdict V]... [--problems] [--server IP[:PORT]] [--host HOST]\n"
+      "       [--since TIME] [--until TIME] [--run N | --latest]",
+      "Write the database's exchanges, in time order, as HAR 1.2 (browsers' DevTools and "
+      "HAR viewers), NDJSON (one JSON object per line: jq, Elasticsearch, ClickHouse "
+      "JSONEachRow), CSV (RFC 4180) or one self-contained HTML report that works "
+      "offline. The filters are the same for every format and combine with AND. See "
+      "docs/export.md.",
+      export_takes, 0, 0, cmd_export },
     { "show", "one exchange: its timeline, header blocks, flow and flags",
       "[--db FILE] ID",
       "One exchange of the database by its id (exchanges.id, the first column of "
@@ -375,6 +398,96 @@ static int parse_proxy(struct options *o, const char *arg, char *err, size_t len
     return 0;
 }
 
+/* --server IP[:PORT], [IPv6]:PORT or a bare IPv6 address. 0, or -1 with the reason. */
+static int parse_server(struct options *o, const char *arg, char *err, size_t len)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    const char *port = NULL;
+    size_t n = strlen(arg);
+    if (n >= sizeof text)
+        goto bad;
+    memcpy(text, arg, n + 1);
+    char *addr = text;
+    if (*addr == '[') {
+        char *close = strchr(addr, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            goto bad;
+        *close = '\0';
+        addr++;
+        port = close[1] ? close + 2 : NULL;
+    } else if (strchr(addr, ':') == strrchr(addr, ':') && strchr(addr, ':')) {
+        char *colon = strchr(addr, ':'); /* one colon: IPv4:PORT */
+        *colon = '\0';
+        port = colon + 1;
+    }
+    uint8_t bin[16];
+    if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+        goto bad;
+    uint64_t v = 0;
+    if (port && parse_u64(port, 1, 65535, &v) != 0)
+        goto bad;
+    /* as the database writes it (inet_ntop): 2001:DB8::1 is stored 2001:db8::1 */
+    inet_ntop(strchr(addr, ':') ? AF_INET6 : AF_INET, bin, o->server_ip, sizeof o->server_ip);
+    o->server_port = (int)v;
+    return 0;
+bad:
+    snprintf(err, len, "--server: '%s' is not IP, IP:PORT or [IPv6]:PORT", arg);
+    return -1;
+}
+
+/* A time: epoch seconds ("1764684000.5"), or ISO 8601 / RFC 3339 "2026-12-02",
+ * "2026-12-02T14:00", "2026-12-02 14:00:05.25", with "Z" or "+01:00" (no zone: UTC, as
+ * the database stores). 0 with *out in epoch seconds, or -1. */
+static int parse_time(const char *s, double *out)
+{
+    char *end;
+    if (*s >= '0' && *s <= '9' && !strchr(s, '-')) {
+        errno = 0;
+        double v = strtod(s, &end);
+        if (errno || *end || !isfinite(v) || v < 0)
+            return -1;
+        *out = v;
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, k = 0;
+    double sec = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &k) != 3 || k != 10)
+        return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        int k2 = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &k2) != 2 || k2 != 5)
+            return -1;
+        p += 1 + 5;
+        if (*p == ':') {
+            errno = 0;
+            sec = strtod(p + 1, &end);
+            if (errno || end == p + 1 || sec < 0 || sec >= 61)
+                return -1;
+            p = end;
+        }
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om, k3 = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k3) != 2 || k3 != 5)
+            return -1;
+        offset = (*p == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
+        p += 6;
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59)
+        return -1;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                     .tm_min = mi };
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d)
+        return -1; /* 2026-02-30 */
+    *out = (double)t + sec - (double)offset;
+    return 0;
+}
+
 /* Apply one option's value to o. 0, or -1 with the reason in err. */
 static int apply(int code, const char *arg, struct options *o, char *err, size_t len)
 {
@@ -505,6 +618,29 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
         return 0;
     case O_PROXY:
         return parse_proxy(o, arg, err, len);
+    case O_FORMAT:
+        if (export_format_parse(arg, &o->format)) {
+            o->format_set = true;
+            return 0;
+        }
+        snprintf(err, len, "--format: '%s' is not har, ndjson, csv or html", arg);
+        return -1;
+    case O_OUTPUT:
+        o->output = arg;
+        return 0;
+    case O_SERVER:
+        return parse_server(o, arg, err, len);
+    case O_HOST:
+        o->host = arg;
+        return 0;
+    case O_SINCE:
+    case O_UNTIL:
+        if (parse_time(arg, code == O_SINCE ? &o->since : &o->until) == 0)
+            return 0;
+        snprintf(err, len, "--%s: '%s' is not a time (2026-12-02T14:00:00Z, "
+                 "2026-12-02 14:00, 2026-12-02, or epoch seconds)",
+                 code == O_SINCE ? "since" : "until", arg);
+        return -1;
     case O_JSON:
         o->json = true;
         return 0;
@@ -672,7 +808,7 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
         snprintf(err, len, "--run and --latest contradict each other");
         return -1;
     }
-    if ((o->n_verdicts || o->problems) && !o->list) {
+    if ((o->n_verdicts || o->problems) && !o->list && strcmp(c->name, "analyze") == 0) {
         snprintf(err, len, "--verdict and --problems choose what --list shows: add --list");
         return -1;
     }

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 TIMEOUT = 120
-COMMANDS = ["analyze", "live", "flows", "report", "paths", "show"]
+COMMANDS = ["analyze", "live", "flows", "report", "paths", "export", "show"]
 
 
 class Checker:
@@ -125,7 +125,7 @@ def area_help(binary, srcdir, tmp):
 def area_options(binary, srcdir, tmp):
     late = pcap(srcdir, "late-100.pcap")
     for args, want in (
-            (["flows", "--db", "x.db", late], "--db goes with analyze, live, report, paths, show"),
+            (["flows", "--db", "x.db", late], "--db goes with analyze, live, report, paths, export, show"),
             (["report", "-q"], "-q goes with analyze, live, flows"),
             (["report", "--list"], "--list goes with analyze"),
             (["show", "--json", "1"], "--json goes with report, paths"),
