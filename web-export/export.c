@@ -17,7 +17,8 @@ static const char *const format_names[EXPORT_FORMATS] = {
 
 /* The formats built so far; a NULL one is refused. */
 static const struct xformat *const formats[EXPORT_FORMATS] = {
-    [EXPORT_NDJSON] = &xformat_ndjson, [EXPORT_CSV] = &xformat_csv,
+    [EXPORT_HAR] = &xformat_har, [EXPORT_NDJSON] = &xformat_ndjson,
+    [EXPORT_CSV] = &xformat_csv,
 };
 
 bool export_format_parse(const char *name, enum export_format *f)
@@ -254,5 +255,6 @@ int export_write(struct dbr *r, const struct dbr_filter *f, enum export_format f
     free(x.request.p);
     free(x.interim.p);
     free(x.response.p);
+    free(x.scratch.p);
     return rc;
 }

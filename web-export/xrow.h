@@ -2,7 +2,8 @@
  * share. Internal to web-export/.
  *
  * Owns: the export's row sets (the exchanges, and one header-block statement reused
- *   for every exchange) and a copy of the current exchange's header blocks.
+ *   for every exchange), a copy of the current exchange's header blocks, and a scratch
+ *   buffer the formats reuse (freed with the rest when the export ends, failed or not).
  * Called by: export.c and each format (ndjson.c, csv.c, har.c, html.c).
  *
  * A format is three calls: begin (before the first exchange), row (each exchange, the
@@ -51,6 +52,7 @@ struct xrow {
     struct dbr_rows *hdr;     /* header blocks, reused per exchange; NULL until needed */
     int col[XC_COUNT];        /* index in rows, -1 when the database lacks it */
     struct xblock request, interim, response;
+    struct xblock scratch;    /* a format's buffer for one value at a time (HAR's URL) */
     struct export_stats *st;
     void *fmt;                /* the format's own state */
     char err[600];
@@ -87,6 +89,6 @@ struct xformat {
     int (*end)(struct xrow *x);
 };
 
-extern const struct xformat xformat_ndjson, xformat_csv;
+extern const struct xformat xformat_har, xformat_ndjson, xformat_csv;
 
 #endif

@@ -9,6 +9,17 @@ AREA is one of:
            each value equal to the database's (read with Python's sqlite3).
   csv      RFC 4180 as Python's csv module reads it: the header is NDJSON's member
            names, each record the same values as the NDJSON line.
+  har      HAR 1.2 of the corpus: the spec's structure (har_schema.py: required members
+           and types, time = the sum of the timings), python3 -m json.tool and node
+           (har_load.js: what a browser's HAR import needs) read it, an entry per
+           exchange in time order, header values equal to the stored header blocks
+           (or built from the columns for plain exchanges), _interim equal to
+           interim_codes/interim_ms, every _ field equal to its column.
+  hostile  a hand-made capture of hostile bytes (hostile.py: markup, quotes, NUL and
+           other controls, invalid UTF-8, C1, U+2028, formula prefixes, tab, CR) through
+           every format: valid UTF-8, no raw control byte, each value equal to the
+           display text of the captured bytes (display.py, from escape.h), byte by byte;
+           CSV with the formula guard; HTML (when built) shows no captured markup.
   filters  every filter (--verdict, --problems, --server, --host, --since, --until,
            --run, --latest, together) keeps exactly the rows the same SQL WHERE keeps,
            in every built format; refusals are one line with exit 2.
@@ -18,14 +29,24 @@ AREA is one of:
 Exit 0 when every check passed, 1 otherwise.
 """
 import csv
+import datetime
 import glob
 import io
 import json
 import os
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import display  # noqa: E402
+import har_expect  # noqa: E402
+import har_schema  # noqa: E402
+import hostile  # noqa: E402
+from display import display as dt  # noqa: E402
 
 TIMEOUT = 120
 
@@ -45,7 +66,7 @@ MEMBERS = [
 ]
 NAMES = [m for m, _ in MEMBERS]
 FLOW_COLS = {"client_ip", "client_port", "server_ip", "server_port", "vlan", "l7_protocol"}
-FORMATS = ["ndjson", "csv"]
+FORMATS = ["ndjson", "csv", "har"]
 
 
 class Checker:
@@ -138,6 +159,8 @@ def parse(fmt, data):
     text = data.decode("utf-8")
     if fmt == "ndjson":
         return [json.loads(line) for line in text.split("\n") if line]
+    if fmt == "har":
+        return [{"id": e["_id"]} for e in json.loads(text)["log"]["entries"]]
     rows = list(csv.reader(io.StringIO(text, newline="")))
     return [dict(zip(rows[0], r)) for r in rows[1:]] if rows else []
 
@@ -320,7 +343,199 @@ def area_output(binary, srcdir, tmp):
     C.check(rc in (0, 1), f"head -1: exit {rc}")
 
 
-AREAS = {"ndjson": area_ndjson, "csv": area_csv, "filters": area_filters,
+def har_structure(binary, data, path, tmp, what):
+    """HAR 1.2's structure, json.tool and node: the entries."""
+    with open(path, "wb") as f:
+        f.write(data)
+    r = subprocess.run([sys.executable, "-m", "json.tool", path], capture_output=True,
+                       timeout=TIMEOUT)
+    C.check(r.returncode == 0, f"{what}: python3 -m json.tool: {r.stderr.decode()[-300:]}")
+    doc = json.loads(data.decode("utf-8"))
+    problems = har_schema.check(doc)
+    for p in problems[:20]:
+        C.check(False, f"{what}: HAR 1.2: {p}")
+    C.check(not problems, f"{what}: HAR 1.2 structure ({len(problems)} problems)")
+    log = doc["log"]
+    C.eq(log["version"], "1.2", f"{what}: log.version")
+    version = run(binary, ["--version"], tmp).stdout.decode().split()[-1]
+    C.eq(log["creator"], {"name": "expectscope", "version": version}, f"{what}: log.creator")
+    # what a browser's HAR import needs (Chromium DevTools: Network, Import HAR)
+    node = shutil.which("node") or shutil.which("nodejs")
+    if C.check(node, "node is installed (scripts/deps.sh test installs nodejs)"):
+        r = subprocess.run([node, os.path.join(os.path.dirname(__file__), "har_load.js"), path],
+                           capture_output=True, timeout=TIMEOUT)
+        out = json.loads(r.stdout.decode() or "{}")
+        C.check(r.returncode == 0 and out.get("entries") == len(log["entries"]),
+                f"{what}: node loads every entry: {out} {r.stderr.decode()[-300:]}")
+    return log["entries"]
+
+
+def area_har(binary, srcdir, tmp):
+    db = corpus_db(binary, srcdir, tmp)
+    data = export(binary, db, "har", [], tmp)
+    entries = har_structure(binary, data, os.path.join(tmp, "corpus.har"), tmp, "corpus")
+    rows = har_expect.rows(db)
+    C.check(len(rows) >= 40, f"the corpus has exchanges ({len(rows)})")
+    C.eq([e["_id"] for e in entries], [r["id"] for r in rows],
+         "an entry per exchange, in time order")
+    # one entry per line after the log's head: streamed, greppable
+    lines = data.decode().split("\n")
+    C.eq(len(lines), len(rows) + 3, "the head, one line per entry, the end, a last LF")
+    blk = har_expect.stored_blocks(db)
+    for e, row in zip(entries, rows):
+        har_expect.check_entry(C.check, e, row, blk.get(row["id"], {}))
+    # the corpus has what each branch needs
+    seen = {"captured": 0, "columns": 0, "interim headers": 0, "no final": 0,
+            "absolute-form": 0, "IPv6": 0, "query": 0}
+    for e in entries:
+        seen[e["_headers"]] += 1
+        seen["interim headers"] += any("headers" in i for i in e["_interim"])
+        seen["no final"] += e["response"]["status"] == 0
+        seen["absolute-form"] += "/http://" not in e["request"]["url"] and \
+            e["request"]["url"].count("http://") == 1 and e["_verdict"] != "plain" and \
+            any(h["name"] == "Proxy-Connection" for h in e["request"]["headers"])
+        seen["IPv6"] += e["request"]["url"].startswith("http://[")
+        seen["query"] += bool(e["request"]["queryString"])
+    C.check(all(seen.values()), f"the corpus covers every case: {seen}")
+    # a time order that a viewer's waterfall keeps
+    starts = [e["startedDateTime"] for e in entries]
+    C.check(starts == sorted(starts), "startedDateTime never goes back")
+    # an empty export is a valid log too
+    empty = export(binary, db, "har", ["--host", "no.such.host"], tmp)
+    C.eq(har_structure(binary, empty, os.path.join(tmp, "empty.har"), tmp, "empty"), [],
+         "an export with no exchange: entries []")
+
+
+# ---- hostile bytes ---------------------------------------------------------------------
+
+def safe_bytes(data, what, allowed):
+    """Valid UTF-8, no C0 control but those allowed, no DEL, no C1 code point."""
+    try:
+        text = data.decode("utf-8", "strict")
+    except UnicodeDecodeError as e:
+        C.check(False, f"{what}: not UTF-8: {e}")
+        return False
+    bad = sorted({c for c in data if (c < 0x20 and c not in allowed) or c == 0x7F})
+    c1 = sorted({ord(ch) for ch in text if 0x80 <= ord(ch) <= 0x9F})
+    return C.check(not bad and not c1, f"{what}: raw control bytes {bad} C1 {c1}")
+
+
+NDJSON_TEXT = [n for n, t in MEMBERS if t is str and n != "time"]
+
+
+def area_hostile(binary, srcdir, tmp):
+    pcap, db = os.path.join(tmp, "hostile.pcap"), os.path.join(tmp, "hostile.db")
+    sent = hostile.write_pcap(pcap)
+    r = run(binary, ["analyze", "-q", "--db", db, pcap], tmp)
+    if not C.check(r.returncode == 0, f"analyze: {r.stderr.decode()[-300:]}"):
+        return
+    rows = har_expect.rows(db)
+    blk = har_expect.stored_blocks(db)
+    by_port = {r["client_port"]: r for r in rows}
+    C.eq(len(rows), len(sent), "an exchange per hostile connection")
+
+    # The hostile bytes reached the database as sent: the exports get them all.
+    reached = set()
+    for x in sent:
+        row = by_port.get(x["client_port"])
+        if not C.check(row, f"{x['name']}/{x['kind']}: stored"):
+            continue
+        b = blk.get(row["id"], {})
+        if x["name"] == "cr":
+            # a bare CR is no part of any HTTP field: llhttp stops the value there and
+            # resyncs, but the stored header blocks keep it
+            if x["kind"] == "expect":
+                C.check(b"a\rb" in b.get("response", b"") and b"a\rb" in b.get("interim", b""),
+                        f"cr: the bare CR is in the stored response blocks: {b}")
+                reached.add(x["name"])
+            continue
+        ok = all(C.eq(row[k], x[k], f"{x['name']}/{x['kind']}: the database's {k}")
+                 for k in ("method", "uri", "host", "user_agent", "expect", "reason",
+                           "server", "via"))
+        if x["kind"] == "expect":
+            ok &= C.eq((b.get("request"), b.get("interim"), b.get("response")),
+                       (x["request_block"], x["interim_block"], x["response_block"]),
+                       f"{x['name']}: the stored header blocks")
+        else:
+            C.eq(b, {}, f"{x['name']}/plain: no stored blocks")
+        if ok:
+            reached.add(x["name"])
+    C.eq(sorted(reached), sorted(n for n, _ in hostile.PAYLOADS),
+         "every payload reached the database")
+
+    # NDJSON: each value decodes to the display text, and its bytes are esc_json's
+    data = export(binary, db, "ndjson", [], tmp)
+    safe_bytes(data, "ndjson", b"\n")
+    lines = data.split(b"\n")[:-1]
+    C.eq(len(lines), len(rows), "ndjson: a line per exchange")
+    for line, row in zip(lines, rows):
+        obj = json.loads(line)
+        for name in NDJSON_TEXT:
+            v = row.get(name)
+            if isinstance(v, bytes):
+                C.eq(obj[name], dt(v), f"ndjson {row['id']}: {name}")
+                C.check(b'"%s":' % name.encode() + display.json_literal(v) in line,
+                        f"ndjson {row['id']}: {name} written byte for byte as "
+                        f"{display.json_literal(v)!r}")
+        C.eq(obj["flags"], [dt(f) for f in row["flags"].split(b",")] if row["flags"] else [],
+             f"ndjson {row['id']}: flags")
+
+    # CSV: each cell is the display text with the formula guard, quoted, quotes doubled
+    data = export(binary, db, "csv", [], tmp)
+    safe_bytes(data, "csv", b"\r\n")
+    C.check(data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n") == len(rows) + 1,
+            "csv: CR and LF only as the record ends")
+    recs = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    head = recs[0]
+    for rec, line, row in zip(recs[1:], data.split(b"\r\n")[1:], rows):
+        cells = dict(zip(head, rec))
+        for name in NDJSON_TEXT + ["flags", "interim_codes"]:
+            v = row.get(name)
+            if isinstance(v, bytes):
+                C.eq(cells[name], display.csv_text(v), f"csv {row['id']}: {name}")
+                C.check(display.csv_field(v) in line,
+                        f"csv {row['id']}: {name} written as {display.csv_field(v)!r}")
+        for name in ("uri", "host", "user_agent", "expect", "reason", "server", "via"):
+            cell = cells[name]
+            C.check(cell[:1] not in ("=", "+", "-", "@"),
+                    f"csv {row['id']}: {name} {cell!r} cannot run as a formula")
+    guarded = [r for r in recs[1:] if any(c.startswith("'=") or c.startswith("'+") or
+                                          c.startswith("'-") or c.startswith("'@")
+                                          for c in r)]
+    C.check(len(guarded) >= 8, f"csv: the formula guard was needed ({len(guarded)} records)")
+
+    # HAR: the schema, and every value against the stored bytes (har_expect.py)
+    data = export(binary, db, "har", [], tmp)
+    safe_bytes(data, "har", b"\n")
+    entries = har_structure(binary, data, os.path.join(tmp, "hostile.har"), tmp, "hostile")
+    C.eq([e["_id"] for e in entries], [r["id"] for r in rows], "har: an entry per exchange")
+    for e, row in zip(entries, rows):
+        har_expect.check_entry(C.check, e, row, blk.get(row["id"], {}))
+        C.check(b'"url":' + display.json_literal(har_expect.url(row)) in data,
+                f"har {row['id']}: the URL written byte for byte")
+        for col in ("reason", "expect"):
+            if row[col] is not None:
+                key = b'"statusText":' if col == "reason" else b'"_expect":'
+                C.check(key + display.json_literal(row[col]) in data,
+                        f"har {row['id']}: {col} written byte for byte")
+
+    # HTML: the other formats' checks, when the report is built
+    r = run(binary, ["export", "--db", db, "--format", "html"], tmp)
+    if r.returncode != 0 and b"not built" in r.stderr:
+        print("hostile: --format html is not built: its part of this test was skipped")
+        return
+    C.check(r.returncode == 0, f"html: exit {r.returncode}: {r.stderr.decode()[-300:]}")
+    html = r.stdout
+    safe_bytes(html, "html", b"\t\n\r")
+    for name, pl in hostile.PAYLOADS:
+        if any(c in pl for c in b"<>\"'&") or any(c < 0x20 or c >= 0x7F for c in pl):
+            C.check(pl not in html, f"html: the {name} payload {pl!r} appears as captured")
+    C.check(display.html_text(b"<script>alert(1)</script>").encode() in html or
+            b"\\u003cscript\\u003ealert(1)" in html,
+            "html: the script payload is shown, escaped")
+
+
+AREAS = {"har": area_har, "hostile": area_hostile, "ndjson": area_ndjson, "csv": area_csv, "filters": area_filters,
          "output": area_output}
 
 
