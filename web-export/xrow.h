@@ -3,7 +3,7 @@
  *
  * Owns: the export's row sets (the exchanges, and one header-block statement reused
  *   for every exchange) and a copy of the current exchange's header blocks.
- * Called by: export.c and each format (ndjson.c, csv.c, har.c, html.c).
+ * Called by: export.c and each format (ndjson.c, csv.c, har.c, html.c and its parts).
  *
  * A format is three calls: begin (before the first exchange), row (each exchange, the
  * current row of x->rows), end. Values are read by column (enum xcol); text is
@@ -80,13 +80,15 @@ void xjson_list(const struct xrow *x, enum xcol c, bool numbers);
 /* A number with up to 3 decimals (ms), or null for NAN. */
 void xjson_ms(FILE *out, double v);
 
-/* The formats. */
+/* The formats. fini, when set, is called once at the end of every export whose begin
+ * succeeded, failed or not, to free the format's state (x->fmt). */
 struct xformat {
     int (*begin)(struct xrow *x);
     int (*row)(struct xrow *x);
     int (*end)(struct xrow *x);
+    void (*fini)(struct xrow *x);
 };
 
-extern const struct xformat xformat_ndjson, xformat_csv;
+extern const struct xformat xformat_ndjson, xformat_csv, xformat_html;
 
 #endif
