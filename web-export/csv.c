@@ -64,4 +64,4 @@ static int row(struct xrow *x)
     return 0;
 }
 
-const struct xformat xformat_csv = { begin, row, NULL };
+const struct xformat xformat_csv = { begin, row, NULL, NULL };

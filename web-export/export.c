@@ -18,7 +18,7 @@ static const char *const format_names[EXPORT_FORMATS] = {
 /* The formats built so far; a NULL one is refused. */
 static const struct xformat *const formats[EXPORT_FORMATS] = {
     [EXPORT_HAR] = &xformat_har, [EXPORT_NDJSON] = &xformat_ndjson,
-    [EXPORT_CSV] = &xformat_csv,
+    [EXPORT_CSV] = &xformat_csv, [EXPORT_HTML] = &xformat_html,
 };
 
 bool export_format_parse(const char *name, enum export_format *f)
@@ -237,6 +237,7 @@ int export_write(struct dbr *r, const struct dbr_filter *f, enum export_format f
     for (int c = 0; c < XC_COUNT; c++)
         x.col[c] = dbr_col_index(x.rows, col_names[c]);
     int rc = xf->begin ? xf->begin(&x) : 0, more = 0;
+    bool begun = rc == 0;
     while (rc == 0 && (more = dbr_next(x.rows)) == 1) {
         rc = xf->row(&x);
         if (rc == 0)
@@ -250,6 +251,8 @@ int export_write(struct dbr *r, const struct dbr_filter *f, enum export_format f
         rc = xf->end(&x);
     if (rc != 0)
         snprintf(err, err_len, "%s", x.err[0] ? x.err : "the export failed");
+    if (begun && xf->fini)
+        xf->fini(&x);
     dbr_rows_free(x.hdr);
     dbr_rows_free(x.rows);
     free(x.request.p);

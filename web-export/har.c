@@ -743,4 +743,4 @@ static int end(struct xrow *x)
     return 0;
 }
 
-const struct xformat xformat_har = { begin, row, end };
+const struct xformat xformat_har = { begin, row, end, NULL };

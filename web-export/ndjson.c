@@ -51,4 +51,4 @@ static int row(struct xrow *x)
     return 0;
 }
 
-const struct xformat xformat_ndjson = { NULL, row, NULL };
+const struct xformat xformat_ndjson = { NULL, row, NULL, NULL };

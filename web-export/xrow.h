@@ -4,7 +4,7 @@
  * Owns: the export's row sets (the exchanges, and one header-block statement reused
  *   for every exchange), a copy of the current exchange's header blocks, and a scratch
  *   buffer the formats reuse (freed with the rest when the export ends, failed or not).
- * Called by: export.c and each format (ndjson.c, csv.c, har.c, html.c).
+ * Called by: export.c and each format (ndjson.c, csv.c, har.c, html.c and its parts).
  *
  * A format is three calls: begin (before the first exchange), row (each exchange, the
  * current row of x->rows), end. Values are read by column (enum xcol); text is
@@ -82,13 +82,15 @@ void xjson_list(const struct xrow *x, enum xcol c, bool numbers);
 /* A number with up to 3 decimals (ms), or null for NAN. */
 void xjson_ms(FILE *out, double v);
 
-/* The formats. */
+/* The formats. fini, when set, is called once at the end of every export whose begin
+ * succeeded, failed or not, to free the format's state (x->fmt). */
 struct xformat {
     int (*begin)(struct xrow *x);
     int (*row)(struct xrow *x);
     int (*end)(struct xrow *x);
+    void (*fini)(struct xrow *x);
 };
 
-extern const struct xformat xformat_har, xformat_ndjson, xformat_csv;
+extern const struct xformat xformat_har, xformat_ndjson, xformat_csv, xformat_html;
 
 #endif
