@@ -16,8 +16,10 @@ build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-
 # systemd: systemd-analyze verifies the unit in contrib/
 # iproute2, ethtool, nginx, curl, tcpdump, tcpreplay: tests/live/ (network namespaces,
 # real servers and clients, a reference capture, replay at speed)
+# chromium: the HTML report in a headless browser (tests/export/test_html_browser.py);
+# nodejs: the HAR export read the way a browser's HAR import reads it (har_load.js)
 test_pkgs=(python3 sqlite3 clang man-db prometheus systemd iproute2 ethtool nginx curl
-           tcpdump tcpreplay)
+           tcpdump tcpreplay chromium nodejs)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
