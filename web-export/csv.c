@@ -56,7 +56,7 @@ static int row(struct xrow *x)
             fputc(',', out);
             if (!xrow_null(x, c)) {
                 char iso[64];
-                fprintf(out, "%s", xrow_iso_time(xrow_real(x, c), iso, sizeof iso));
+                fprintf(out, "%s", export_iso_time(xrow_real(x, c), iso, sizeof iso));
             }
         }
     }

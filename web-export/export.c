@@ -15,7 +15,7 @@ static const char *const format_names[EXPORT_FORMATS] = {
     [EXPORT_HTML] = "html",
 };
 
-/* The formats built so far; a NULL one is refused. */
+/* Each format's three calls (xrow.h), by enum export_format. */
 static const struct xformat *const formats[EXPORT_FORMATS] = {
     [EXPORT_HAR] = &xformat_har, [EXPORT_NDJSON] = &xformat_ndjson,
     [EXPORT_CSV] = &xformat_csv, [EXPORT_HTML] = &xformat_html,
@@ -133,7 +133,7 @@ int xrow_blocks(struct xrow *x)
     return 0;
 }
 
-char *xrow_iso_time(double epoch_s, char *buf, size_t len)
+char *export_iso_time(double epoch_s, char *buf, size_t len)
 {
     double whole = floor(epoch_s);
     long us = lround((epoch_s - whole) * 1e6);
@@ -226,7 +226,7 @@ int export_write(struct dbr *r, const struct dbr_filter *f, enum export_format f
     memset(st, 0, sizeof *st);
     const struct xformat *xf = (unsigned)fmt < EXPORT_FORMATS ? formats[fmt] : NULL;
     if (!xf) {
-        snprintf(err, err_len, "--format %s is not built yet", export_format_name(fmt));
+        snprintf(err, err_len, "no such export format (%d)", (int)fmt);
         return -1;
     }
     struct xrow x = { .r = r, .filter = f, .info = info, .out = out, .st = st };

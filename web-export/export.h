@@ -40,6 +40,9 @@ struct export_stats {
     uint64_t left_out;        /* exchanges a capped format counted but did not show */
 };
 
+/* Epoch seconds as ISO 8601 UTC with microseconds: "2026-12-02T14:51:19.061717Z". */
+char *export_iso_time(double epoch_s, char *buf, size_t len);
+
 /* Write the exchanges f selects, in time order, as fmt to out. 0; -1 with a one-line
  * reason in err (a database error: dbr_error(); a write error is left in out's error
  * flag for the caller, who names the file). */

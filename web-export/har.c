@@ -688,7 +688,7 @@ static int row(struct xrow *x)
     char iso[64];
     double ts = xrow_null(x, XC_TS) ? xrow_real(x, XC_T_HDR) : xrow_real(x, XC_TS);
     struct har_times t = timings(x);
-    fprintf(out, "\"startedDateTime\":\"%s\",\"time\":", xrow_iso_time(ts, iso, sizeof iso));
+    fprintf(out, "\"startedDateTime\":\"%s\",\"time\":", export_iso_time(ts, iso, sizeof iso));
     put_ms(out, t.send + t.wait + t.receive);
     fputc(',', out);
     if (request(x) != 0)

@@ -47,7 +47,7 @@ void html_cut(FILE *out, const char *p, size_t n, size_t max)
 const char *html_time(double epoch_s, char *buf, size_t len)
 {
     char iso[64];
-    xrow_iso_time(epoch_s, iso, sizeof iso);
+    export_iso_time(epoch_s, iso, sizeof iso);
     /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" -> "YYYY-MM-DD HH:MM:SS.mmm" */
     if (strlen(iso) >= 23) {
         iso[10] = ' ';

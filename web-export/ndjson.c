@@ -44,7 +44,7 @@ static int row(struct xrow *x)
             if (xrow_null(x, c))
                 fputs("null", out);
             else
-                fprintf(out, "\"%s\"", xrow_iso_time(xrow_real(x, c), iso, sizeof iso));
+                fprintf(out, "\"%s\"", export_iso_time(xrow_real(x, c), iso, sizeof iso));
         }
     }
     fputs("}\n", out);

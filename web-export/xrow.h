@@ -68,9 +68,6 @@ const char *xrow_text(const struct xrow *x, enum xcol c, size_t *n);
  * plain exchanges have none. 0, or -1 with x->err set. */
 int xrow_blocks(struct xrow *x);
 
-/* Epoch seconds as ISO 8601 UTC with microseconds: "2026-12-02T14:51:19.061717Z". */
-char *xrow_iso_time(double epoch_s, char *buf, size_t len);
-
 /* ---- JSON pieces (NDJSON, HAR, the HTML report's data) ---- */
 
 /* A column as a JSON value: null, a number or an escaped string, by its type; ts and

@@ -40,10 +40,11 @@ static void filter_words(const struct options *o, const struct dbr_filter *f, ch
         ADD("server %s", f->server_ip);
     if (f->host)
         ADD("Host %s", f->host);
+    char iso[64];
     if (o->since > 0)
-        ADD("since %.6f", o->since);
+        ADD("since %s", export_iso_time(o->since, iso, sizeof iso));
     if (o->until > 0)
-        ADD("until %.6f", o->until);
+        ADD("until %s", export_iso_time(o->until, iso, sizeof iso));
     if (f->run_id)
         ADD("run %" PRId64, f->run_id);
 #undef ADD
