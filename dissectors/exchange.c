@@ -137,7 +137,7 @@ enum verdict verdict_from_name(const char *name)
 static const char *const flag_names[XF_COUNT_BITS] = {
     "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
-    "pipelined", "headers_truncated",
+    "pipelined", "headers_truncated", "orphan_response", "one_sided", "retry_failed",
 };
 
 static const char *const flag_meanings[XF_COUNT_BITS] = {
@@ -155,6 +155,9 @@ static const char *const flag_meanings[XF_COUNT_BITS] = {
     "the parser recovered after lost bytes or garbage",
     "sent while an earlier request on the connection awaited its response",
     "a header block or field was longer than expectscope keeps",
+    "a response with no request to pair with (the capture or the client sent none)",
+    "the capture saw only one direction of the connection; no verdict from timing",
+    "the retry after a 417 failed too (its own status is 4xx/5xx or none came)",
 };
 
 const char *flag_name(int bit)

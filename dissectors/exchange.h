@@ -64,7 +64,10 @@ enum xflag {
     XF_RESYNC = 1u << 11,
     XF_PIPELINED = 1u << 12,
     XF_HEADERS_TRUNCATED = 1u << 13,
-    XF_COUNT_BITS = 14
+    XF_ORPHAN_RESPONSE = 1u << 14, /* a response with no request to pair with */
+    XF_ONE_SIDED = 1u << 15,       /* the capture saw one direction of the connection */
+    XF_RETRY_FAILED = 1u << 16,    /* a retry after a 417 that failed in turn */
+    XF_COUNT_BITS = 17
 };
 
 /* Captured text of an exchange, each in its own capped buffer. The three raw header

@@ -294,8 +294,33 @@ static const char rev6[] =
     "ALTER TABLE exchanges ADD COLUMN body_end_ms REAL;" /* last request body byte */
     "ALTER TABLE exchanges ADD COLUMN end_ms REAL;";     /* the final response complete */
 
+/* Revision 7: the rules (docs/rules.md) and untidy captures. violations holds each
+ * breach of the Expect/1xx rules, by exchange (or by flow alone for a flow-level rule),
+ * with its stable ID; runs gain the capture's snap length and counts of what the
+ * capture's shape kept from being judged. The views are grouped by what they serve. */
+#define REV7_TABLES                                                                      \
+    "CREATE TABLE violations ("                                                          \
+    "  id INTEGER PRIMARY KEY,"                                                          \
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"                                     \
+    "  flow_id INTEGER REFERENCES flows(id),"                                            \
+    "  exchange_id INTEGER REFERENCES exchanges(id)," /* NULL: a rule of the flow */     \
+    "  rule TEXT NOT NULL,"                          /* C1..C11, S1..S15, P1..P7 */      \
+    "  detail TEXT);"                                /* one line: what the wire showed */\
+    "CREATE INDEX violations_exchange ON violations(exchange_id);"                       \
+    "CREATE INDEX violations_flow ON violations(flow_id);"                               \
+    "CREATE INDEX violations_rule ON violations(rule);"                                  \
+    "ALTER TABLE runs ADD COLUMN snaplen INTEGER;"     /* the capture's, when it says */ \
+    "ALTER TABLE runs ADD COLUMN snap_cut_packets INTEGER;" /* captured < on the wire */ \
+    "ALTER TABLE runs ADD COLUMN one_sided_flows INTEGER;"  /* one direction unseen */   \
+    "ALTER TABLE runs ADD COLUMN violations INTEGER;"
+/* Violations per server and per user agent (docs/sql-cookbook.md). */
+#define REV7_RULE_VIEWS ""
+/* The expectation timer each client really uses (docs/sql-cookbook.md). */
+#define REV7_TIMER_VIEWS ""
+static const char rev7[] = REV7_TABLES REV7_RULE_VIEWS REV7_TIMER_VIEWS;
+
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,
-                                                          rev6 };
+                                                          rev6, rev7 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)

@@ -353,7 +353,7 @@ static const struct xcase cases[] = {
       .pre = (1u << XF_COUNT_BITS) - 1, .want = "plain",
       .want_flags = "late_100,multiple_1xx,http10_1xx,no_final,partial_body,body_stall,"
                     "conn_reset,server_closed,duplicate_body,via_proxy,gap,resync,"
-                    "pipelined,headers_truncated" },
+                    "pipelined,headers_truncated,orphan_response,one_sided,retry_failed" },
 };
 
 /* The same exchange under cfg_a (the defaults: c.want) and cfg_b (want_b). */
@@ -1108,7 +1108,8 @@ static void test_coverage(void)
                                          XF_NO_FINAL | XF_PARTIAL_BODY | XF_BODY_STALL |
                                          XF_DUPLICATE_BODY | XF_VIA_PROXY;
     static const uint32_t dissector_flags = XF_CONN_RESET | XF_SERVER_CLOSED | XF_GAP |
-                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED;
+                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED |
+                                            XF_ORPHAN_RESPONSE | XF_ONE_SIDED | XF_RETRY_FAILED;
     check_case("coverage: the two flag lists name every flag");
     CHECK_EQ(engine_flags | dissector_flags, (1u << XF_COUNT_BITS) - 1);
     CHECK_EQ(engine_flags & dissector_flags, 0);
