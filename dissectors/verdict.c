@@ -186,7 +186,17 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
 
     enum verdict r = V_NONE;
     uint64_t key = 0;
-    if (x->has_request && x->s[XS_METHOD].len) {
+    if (!x->has_request) {
+        /* A response with no request to pair with: kept, flagged, and given no verdict
+         * (every verdict judges a request); the flow's verdict ignores it. */
+        x->verdict = V_NONE;
+        x->flags = fl | XF_ORPHAN_RESPONSE;
+        v->st.by_verdict[V_NONE]++;
+        if (f->slot < v->n_slots)
+            v->flows[f->slot].exchanges++;
+        return;
+    }
+    if (x->s[XS_METHOD].len) {
         key = request_key(f, x);
         struct seen417 *e = find_417(v, key, x->t_start_us);
         if (e) {

@@ -425,10 +425,12 @@ class Flow:
                 e.flags.add("conn_reset")
             if e.has_content() and not e.req_done and not e.abandoned and e.body_bytes > 0:
                 e.flags.add("partial_body")
-            if self.server_fin is not None and e.body_bytes > 0 and not e.req_done:
-                e.flags.add("server_closed")
-            if self.server_fin is not None and e.body_times \
-                    and e.body_times[-1] > self.server_fin:
+            # the server's FIN or RST came while the body was under way (begun, not
+            # complete) and the client had not closed
+            sf = self.server_fin
+            if sf is not None and (self.client_fin is None or self.client_fin > sf) \
+                    and e.body_first is not None and e.body_first <= sf \
+                    and (not e.req_done or e.body_times[-1] > sf):
                 e.flags.add("server_closed")
 
 
@@ -437,7 +439,7 @@ def verdict(e, opts):
         return "retry_after_417"
     exp = e.expect()
     if e.method == "-":
-        return "unsolicited_100" if any(c == 100 for c, _ in e.interims) else "plain"
+        return "-"      # an orphan response: no request, no verdict
     if exp is not None and not e.expect100():
         return "unsupported_expectation"
     if e.final and e.final[0] == 417:
@@ -529,6 +531,8 @@ def analyse(path, opts):
         if e.max_pause * 1000 > opts.stall_ms:
             e.flags.add("body_stall")
         e.verdict = verdict(e, opts)
+        if e.method == "-":
+            e.flags.add("orphan_response")
     return exchanges
 
 

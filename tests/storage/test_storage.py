@@ -65,7 +65,8 @@ SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",
             "unsolicited_100", "continue_ok", "plain"]
 FLAGS = {"late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body",
          "body_stall", "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap",
-         "resync", "pipelined", "headers_truncated"}
+         "resync", "pipelined", "headers_truncated", "orphan_response", "one_sided",
+         "retry_failed"}
 END_REASONS = {"fin", "rst", "timeout", "capture_end", "evicted"}
 
 TIMEOUT = 120          # any single command; only there so that a hang fails
@@ -222,7 +223,12 @@ def check_consistency(db, label):
         C.eq(verdict, want, f"{label}: flow {fid}: verdict (most severe of {verdicts})")
     # values from the closed sets
     for (v,) in q(db, "SELECT DISTINCT verdict FROM exchanges"):
-        C.check(v in SEVERITY, f"{label}: unknown exchange verdict {v!r}")
+        C.check(v in SEVERITY or v is None, f"{label}: unknown exchange verdict {v!r}")
+    # no verdict (NULL) exactly for the orphan responses, which have no method
+    for xid, v, fl, method in q(db, "SELECT id, verdict, flags, method FROM exchanges"
+                                    " WHERE verdict IS NULL OR flags LIKE '%orphan%'"):
+        C.check(v is None and "orphan_response" in (fl or "").split(",") and method is None,
+                f"{label}: exchange {xid}: verdict {v!r}, flags {fl!r}, method {method!r}")
     for (fl,) in q(db, "SELECT DISTINCT flags FROM exchanges WHERE flags IS NOT NULL"):
         unknown = set(fl.split(",")) - FLAGS
         C.check(not unknown, f"{label}: unknown flags {unknown} in {fl!r}")
@@ -372,7 +378,7 @@ def area_schema(binary, srcdir, tmp):
                                      " ORDER BY first_seen, id", (rid,))]
         index = {fid: i for i, fid in enumerate(flows)}
         got = sorted((index[r[0]], r[1], dash(r[2]), dash(r[3]), dash(r[4]), dash(r[5]),
-                      r[6], norm_flags(r[7])) for r in
+                      dash(r[6]), norm_flags(r[7])) for r in
                      q(db, "SELECT flow_id, seq, method, uri, interim_codes, status,"
                            " verdict, flags FROM exchanges WHERE run_id = ?", (rid,)))
         want = sorted((int(r["flow"]), int(r["seq"]), r["method"], r["uri"], r["interim"],
@@ -989,8 +995,8 @@ def area_report(binary, srcdir, tmp):
     rows = [l.split() for l in section.splitlines()[1:]]
     C.eq([r[0] for r in rows], [str(i) for i in range(1, runs + 1)],
          "report: the runs section lists every run")
-    for v in verdicts:
-        C.check(f" {v} " in out, f"report: verdict {v} not shown")
+    for v in verdicts:  # no verdict (orphan responses) is shown as "-"
+        C.check(f" {v if v is not None else '-'} " in out, f"report: verdict {v} not shown")
     C.check("verdicts per run:" in out and "verdicts, all runs:" in out,
             "report: verdict sections missing")
 
