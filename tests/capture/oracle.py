@@ -507,16 +507,25 @@ def analyse(path, opts):
             result.append(f)
     exchanges = [e for f in result for e in f.ex]
     by_time = sorted(exchanges, key=lambda e: e.t_first)
+
+    def same_request(e):   # what a retry must repeat of the 417'd request
+        return (e.client_ip, e.server, e.method, e.uri, e.hdrs.get("host", "").lower(),
+                "chunked" if e.chunked else e.cl)
+    used = set()           # a 417 links one retry: the first matching request after it
     for e in by_time:
         for p in by_time:
-            if p is e or p.t_first >= e.t_first or not p.final or p.final[0] != 417:
+            if p is e or p.t_first >= e.t_first or not p.final or p.final[0] != 417 \
+                    or id(p) in used or p.method == "-":
                 continue
-            if (p.client_ip, p.server, p.method, p.uri) == (e.client_ip, e.server, e.method,
-                                                             e.uri) \
+            if same_request(p) == same_request(e) \
                     and e.t_first - p.t_first <= opts.retry_window:
                 e.retry_of = p
+                used.add(id(p))
+                break
         if e.retry_of is not None and e.retry_of.body_bytes > 0 and e.body_bytes > 0:
             e.flags.add("duplicate_body")
+        if e.retry_of is not None and (not e.final or e.final[0] >= 400):
+            e.flags.add("retry_failed")
     for e in exchanges:
         if e.version == "1.0" and e.interims:
             e.flags.add("http10_1xx")

@@ -434,7 +434,7 @@ def area_schema(binary, srcdir, tmp):
         C.eq(ostatus, 417, f"exchange {rid_x}: retry_of's status")
         C.eq((same_req, same_ends), (1, 1),
              f"exchange {rid_x}: retry_of has the same method, URI, client and server")
-        C.check(src[run_id].startswith("expect-417-retry"),
+        C.check(src[run_id].startswith(("expect-417-retry", "retry-417-")),
                 f"exchange {rid_x}: a retry in {src[run_id]}")
     C.eq(q1(db, "SELECT COUNT(*) FROM exchanges WHERE verdict = 'retry_after_417'"
                 " AND retry_of IS NULL"), 0, "retry_after_417 exchanges without retry_of")
