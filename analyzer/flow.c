@@ -244,6 +244,9 @@ static void set_client(struct flow *f, uint8_t ep)
     bool fin = f->fin_seen[0];
     f->fin_seen[0] = f->fin_seen[1];
     f->fin_seen[1] = fin;
+    bool rst = f->rst_seen[0];
+    f->rst_seen[0] = f->rst_seen[1];
+    f->rst_seen[1] = rst;
 }
 
 static struct flow *lookup(struct flow_table *t, const struct flow_key *k, uint32_t h)
@@ -369,6 +372,7 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
     }
     lru_unlink(t, f);
     if (p->tcp_flags & TCP_RST) {
+        f->rst_seen[d] = true;
         f->closing = true;
         f->end_reason = END_RST;
     } else if (p->tcp_flags & TCP_FIN) {

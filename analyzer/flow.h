@@ -54,6 +54,7 @@ struct flow {
     bool closing;             /* FIN both ways or RST seen: lingering */
     bool syn_seen;
     bool fin_seen[2];         /* per direction */
+    bool rst_seen[2];         /* per direction: who reset the connection */
     bool payload_seen;
     /* table internals */
     uint32_t hash_next, lru_prev, lru_next;

@@ -765,8 +765,16 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
     emit_ready(c);
 }
 
-/* The server closed its side. A request it had not fully received (headers or body
- * still to come, and not given up by the client) was cut off: server_closed. */
+/* An upload the server cut off: the request body had begun and was not complete, and
+ * the client had not closed its side (DESIGN.md server_closed). An early final answer
+ * to a client that never started the body, or a complete body, is no cut-off. */
+static bool upload_cut_off(const struct h1_conn *c, const struct exchange *x)
+{
+    return !c->client_eof && x->has_request && !x->req_complete &&
+           x->body_bytes + x->body_missing > 0;
+}
+
+/* The server closed its side (FIN): every upload still in progress was cut off. */
 static void conn_eof(void *st, enum dir d, uint64_t ts_us)
 {
     struct h1_conn *c = st;
@@ -776,11 +784,9 @@ static void conn_eof(void *st, enum dir d, uint64_t ts_us)
         c->client_eof = true; /* the client stopped sending: nothing left to cut off */
         return;
     }
-    if (c->client_eof)
-        return;
     for (uint32_t i = 0; i < c->q_len; i++) {
         struct exchange *x = q_at(c, i);
-        if (x->has_request && !x->req_complete)
+        if (upload_cut_off(c, x))
             x->flags |= XF_SERVER_CLOSED;
     }
 }
@@ -805,10 +811,14 @@ static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
         if (x && !drop_if_empty(s, x))
             s->cur = x;
     }
+    /* a reset by the server is a close by the server too */
+    bool server_rst = why == END_RST && c->f->rst_seen[DIR_S2C];
     for (uint32_t i = 0; i < c->q_len; i++) {
         struct exchange *x = q_at(c, i);
         if (why == END_RST && (!x->req_complete || !x->resp_complete))
             x->flags |= XF_CONN_RESET;
+        if (server_rst && upload_cut_off(c, x))
+            x->flags |= XF_SERVER_CLOSED;
     }
     emit_all(c);
     for (int d = 0; d < 2; d++)

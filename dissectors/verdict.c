@@ -6,7 +6,8 @@
 
 /* One remembered 417: who asked for what, when the answer came, whether the body had
  * gone over the wire already. The request is kept as a 64-bit hash of client IP,
- * server IP and port, method and target: collisions are negligible at this size. */
+ * server IP and port, method, target, Host and body length (request_key()):
+ * collisions are negligible at this size. */
 struct seen417 {
     uint64_t key;
     uint64_t t_us;
@@ -61,6 +62,11 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* What a retry must repeat of the 417'd request: the client address (a new connection
+ * may use another port), the server IP and port, the method and target, the Host
+ * (case-insensitive) and the body length (Content-Length, or chunked, or neither).
+ * Host and length keep apart the uploads of clients behind one NAT address, or to a
+ * shared path, that are not the same request. */
 static uint64_t request_key(const struct flow *f, const struct exchange *x)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -72,13 +78,25 @@ static uint64_t request_key(const struct flow *f, const struct exchange *x)
     h = mix(h, x->s[XS_METHOD].p, x->s[XS_METHOD].len);
     h = mix(h, " ", 1);
     h = mix(h, x->s[XS_URI].p, x->s[XS_URI].len);
+    h = mix(h, " ", 1);
+    for (uint32_t i = 0; i < x->s[XS_HOST].len; i++) {
+        char c = x->s[XS_HOST].p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        h = mix(h, &c, 1);
+    }
+    uint8_t framing = x->chunked ? 2 : x->has_content_length ? 1 : 0;
+    uint64_t len = framing == 1 ? x->content_length : 0;
+    h = mix(h, &framing, sizeof framing);
+    h = mix(h, &len, sizeof len);
     return h ? h : 1;
 }
 
 enum { PROBE = 8 };
 
-/* The remembered 417 for this request within the window, consumed on use: a later
- * upload to the same target is a new request, not another retry. */
+/* The remembered 417 for this request within the window, consumed on use: the first
+ * matching request after the 417 is its retry (at most one per 417); a later upload to
+ * the same target is a new request, not another retry. */
 static struct seen417 *find_417(struct verdict_engine *v, uint64_t key, uint64_t now_us)
 {
     for (unsigned i = 0; i < PROBE; i++) {
@@ -186,7 +204,17 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
 
     enum verdict r = V_NONE;
     uint64_t key = 0;
-    if (x->has_request && x->s[XS_METHOD].len) {
+    if (!x->has_request) {
+        /* A response with no request to pair with: kept, flagged, and given no verdict
+         * (every verdict judges a request); the flow's verdict ignores it. */
+        x->verdict = V_NONE;
+        x->flags = fl | XF_ORPHAN_RESPONSE;
+        v->st.by_verdict[V_NONE]++;
+        if (f->slot < v->n_slots)
+            v->flows[f->slot].exchanges++;
+        return;
+    }
+    if (x->s[XS_METHOD].len) {
         key = request_key(f, x);
         struct seen417 *e = find_417(v, key, x->t_start_us);
         if (e) {
@@ -194,6 +222,10 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
             x->retry_of = e->exchange_id;
             if (e->body_sent && body > 0)
                 fl |= XF_DUPLICATE_BODY;
+            /* the retry failed in turn (a 401, a second 417, or no answer): keep it
+             * visible beside the verdict */
+            if (x->status >= 400 || !x->status)
+                fl |= XF_RETRY_FAILED;
             e->used = false;
             v->st.retries_linked++;
         }

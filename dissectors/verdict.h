@@ -48,7 +48,7 @@ struct flow_result {
 };
 
 struct verdict_stats {
-    uint64_t by_verdict[V_COUNT];
+    uint64_t by_verdict[V_COUNT]; /* [V_NONE]: orphan responses, which get no verdict */
     uint64_t retries_linked;
     uint64_t index_replaced;  /* a remembered 417 was pushed out before its window */
 };

@@ -844,7 +844,10 @@ static int write_exchange(struct db *db, const struct exchange_rec *r)
     bind_real(st, i++, r->wait_ms);
     bind_real(st, i++, r->continue_ms);
     bind_real(st, i++, r->final_ms);
-    sqlite3_bind_text(st, i++, verdict_name((enum verdict)r->verdict), -1, SQLITE_STATIC);
+    if (r->verdict != V_NONE)
+        sqlite3_bind_text(st, i++, verdict_name((enum verdict)r->verdict), -1, SQLITE_STATIC);
+    else /* an orphan response: no request, no verdict */
+        sqlite3_bind_null(st, i++);
     bind_slice(st, i++, &s, XR_FLAGS);
     if (r->retry_of)
         sqlite3_bind_int64(st, i++, r->retry_of);

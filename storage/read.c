@@ -103,6 +103,13 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         " ORDER BY n_100 + n_wait DESC LIMIT 10" },
     [DBR_PATHS] = { PATHS_SQL("v_path_compare", "", "1"),
                     PATHS_SQL("v_path_compare_by_run", "WHERE run_id = ?1 ", "run_id = ?1") },
+    [DBR_CLIENT_TIMERS] = {
+        "SELECT client, with_expect AS expect, fallbacks, timer_ms, tight,"
+        " common_timer AS known, long_waits AS long FROM v_client_timers"
+        " WHERE fallbacks > 0 OR long_waits > 0 LIMIT 10",
+        "SELECT client, with_expect AS expect, fallbacks, timer_ms, tight,"
+        " common_timer AS known, long_waits AS long FROM v_client_timers_by_run"
+        " WHERE run_id = ?1 AND (fallbacks > 0 OR long_waits > 0) LIMIT 10" },
 };
 #undef PATHS_SQL
 

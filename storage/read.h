@@ -47,6 +47,8 @@ enum dbr_query {
     DBR_SERVER_TIMING, /* time to 100 and client wait per server (percentiles) */
     DBR_PATHS,         /* per Host, each path with its outcomes and wait percentiles, the
                           Hosts whose paths disagree first */
+    DBR_CLIENT_TIMERS, /* per client, the expectation timer its fallbacks show, and its
+                          waits longer than any common timer (v_client_timers) */
     DBR_QUERY_COUNT
 };
 

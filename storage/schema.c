@@ -315,8 +315,51 @@ static const char rev6[] =
     "ALTER TABLE runs ADD COLUMN violations INTEGER;"
 /* Violations per server and per user agent (docs/sql-cookbook.md). */
 #define REV7_RULE_VIEWS ""
-/* The expectation timer each client really uses (docs/sql-cookbook.md). */
-#define REV7_TIMER_VIEWS ""
+/* The expectation timer each client really uses (docs/sql-cookbook.md "Client
+ * expectation timers"): per user agent, or per client address when the requests had
+ * none, over the exchanges with Expect. timer_ms is the median wait of its
+ * timeout_fallback exchanges; tight is 1 when every one of them lies within
+ * max(20 ms, 5 %) of that median (NULL under two fallbacks); common_timer names the
+ * known timer within max(20 ms, 10 %) of the median; long_waits counts the waits longer
+ * than 5 s (the body that late, or no body and the wait ended after 5 s by the server's
+ * final answer or the connection's end). Over all runs, and per run (run_id first). */
+#define CLIENT_TIMERS(RUNX, RUN)                                                         \
+    " WITH x AS (SELECT " RUNX "CASE WHEN e.user_agent IS NULL THEN 'client_ip'"        \
+    "   ELSE 'user_agent' END AS client_by, COALESCE(e.user_agent, f.client_ip) AS client,"\
+    "   e.verdict, e.wait_ms, e.final_ms, e.body_bytes + COALESCE(e.body_missing, 0) AS body,"\
+    "   (f.last_seen - e.t_hdr) * 1000.0 AS conn_ms"                                    \
+    "   FROM exchanges e JOIN flows f ON f.id = e.flow_id WHERE e.expect IS NOT NULL),"  \
+    "  fb AS (SELECT " RUN "client_by, client, wait_ms,"                                 \
+    "   ROW_NUMBER() OVER (PARTITION BY " RUN "client_by, client ORDER BY wait_ms) AS k,"  \
+    "   COUNT(*) OVER (PARTITION BY " RUN "client_by, client) AS n"                        \
+    "   FROM x WHERE verdict = 'timeout_fallback' AND wait_ms IS NOT NULL),"              \
+    "  med AS (SELECT " RUN "client_by, client, AVG(wait_ms) AS timer_ms FROM fb"        \
+    "   WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY " RUN "client_by, client),"       \
+    "  known(timer, ms) AS (VALUES ('.NET 350 ms', 350.0), ('curl 1 s', 1000.0),"        \
+    "   ('3 s', 3000.0)),"                                                               \
+    "  a AS (SELECT " RUN "client_by, client, COUNT(*) AS with_expect,"                  \
+    "   SUM(verdict = 'timeout_fallback') AS fallbacks,"                                 \
+    "   MIN(CASE WHEN verdict = 'timeout_fallback' THEN wait_ms END) AS min_wait_ms,"    \
+    "   MAX(CASE WHEN verdict = 'timeout_fallback' THEN wait_ms END) AS max_wait_ms,"    \
+    "   SUM(wait_ms > 5000 OR (body = 0 AND (final_ms > 5000"                            \
+    "    OR (verdict = 'incomplete' AND conn_ms > 5000)))) AS long_waits"                \
+    "   FROM x GROUP BY " RUN "client_by, client)"                                       \
+    " SELECT " RUN "client_by, client, with_expect, fallbacks,"                          \
+    "  ROUND(timer_ms, 3) AS timer_ms, ROUND(min_wait_ms, 3) AS min_wait_ms,"            \
+    "  ROUND(max_wait_ms, 3) AS max_wait_ms,"                                            \
+    "  CASE WHEN fallbacks < 2 THEN NULL"                                                \
+    "   WHEN max_wait_ms - timer_ms <= MAX(20.0, 0.05 * timer_ms)"                       \
+    "    AND timer_ms - min_wait_ms <= MAX(20.0, 0.05 * timer_ms) THEN 1 ELSE 0 END"      \
+    "   AS tight,"                                                                       \
+    "  (SELECT timer FROM (SELECT k.timer, ABS(timer_ms - k.ms) AS d,"                   \
+    "    MAX(20.0, 0.1 * k.ms) AS tol FROM known k) WHERE d <= tol ORDER BY d LIMIT 1)"   \
+    "   AS common_timer,"                                                                \
+    "  long_waits"                                                                       \
+    " FROM a LEFT JOIN med USING (" RUN "client_by, client)"                             \
+    " ORDER BY " RUN "fallbacks DESC, long_waits DESC, with_expect DESC, client;"
+#define REV7_TIMER_VIEWS                                                                 \
+    "CREATE VIEW v_client_timers AS" CLIENT_TIMERS("", "")                               \
+    "CREATE VIEW v_client_timers_by_run AS" CLIENT_TIMERS("e.run_id AS run_id, ", "run_id, ")
 static const char rev7[] = REV7_TABLES REV7_RULE_VIEWS REV7_TIMER_VIEWS;
 
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,

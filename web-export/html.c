@@ -704,7 +704,7 @@ static void summary(FILE *out, const struct html *h)
         fprintf(out, "<tr data-verdict=\"%s\"><td><span class=\"badge v-%s\">%s</span></td>"
                      "<td class=\"n\">%lld</td><td class=\"n\">%.1f %%</td></tr>\n",
                 vclass_name(v), vclass_name(v),
-                v == V_OTHER ? "other (not a verdict of this version)" : vclass_name(v),
+                v == V_OTHER ? "other (no verdict: orphan responses; or unknown)" : vclass_name(v),
                 (long long)h->verdicts[v], share(h->verdicts[v], h->total));
     }
     fputs("</tbody></table></div>\n<div><h3>Flags</h3>", out);

@@ -251,6 +251,10 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
                 fprintf(out, "  %-23s %9" PRIu64 " %6" PRIu64 "  %s\n", verdict_name(v),
                         t->verdicts.by_verdict[v], t->flow_verdicts[v], verdict_meaning(v));
         }
+        if (t->verdicts.by_verdict[V_NONE]) /* no verdict: never counted as plain */
+            fprintf(out, "  %-23s %9" PRIu64 " %6s  %s\n", "(none)",
+                    t->verdicts.by_verdict[V_NONE], "-",
+                    "orphan responses (no request)");
     }
     /* the flags that say the capture or the connection went wrong */
     static const uint32_t telling[] = { XF_GAP, XF_CONN_RESET, XF_SERVER_CLOSED,

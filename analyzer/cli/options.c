@@ -154,7 +154,8 @@ static const struct command commands[] = {
       "[--db FILE] [--run N | --latest] [--json]",
       "What the database holds: the runs with their capture time and state, verdict "
       "counts, the servers and user agents with the most 417s and timeout fallbacks, "
-      "time to 100 Continue per server. The database is opened read-only.",
+      "time to 100 Continue per server, the expectation timer each client uses. The "
+      "database is opened read-only.",
       report_takes, 0, 0, cmd_report },
     { "paths", "per Host, each path (direct, or through an intermediary) and its outcomes",
       "[--db FILE] [--run N | --latest] [--json]",

@@ -20,6 +20,7 @@
 /* Cells are cut to this many columns, and a table to REPORT_WIDTH (or a narrower
  * terminal). */
 enum { CELL_COLS = 48, REPORT_WIDTH = 100 };
+enum { TIMERS_WIDTH = 80 }; /* the client timers table fits a classic terminal */
 
 static const struct {
     enum dbr_query q;
@@ -32,6 +33,8 @@ static const struct {
     { DBR_USER_AGENTS, "user_agents", "user agents with the most 417s and timeout fallbacks:" },
     { DBR_SERVER_TIMING, "server_timing",
       "time to 100 Continue and client wait per server (ms):" },
+    { DBR_CLIENT_TIMERS, "client_timers",
+      "client expectation timers (timer_ms: median fallback wait; long: over 5 s):" },
 };
 
 /* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
@@ -242,7 +245,9 @@ int cmd_report(const struct options *o)
         struct dbr_rows *rows = dbr_query(r, sections[i].q, run);
         rc = !rows ? -1
              : o->json ? section_json(rows, sections[i].name, out)
-                       : section_table(rows, sections[i].title, width, out);
+                       : section_table(rows, sections[i].title,
+                                       sections[i].q == DBR_CLIENT_TIMERS && width > TIMERS_WIDTH
+                                           ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);
     }
     if (rc == 0 && o->json)

@@ -295,7 +295,11 @@ static void describe(FILE *out, const struct dbr_rows *x)
         put(out, x, "via");
     }
     size_t len;
-    const char *v = is_null(x, "verdict") ? "none" : dbr_text(x, col(x, "verdict"), &len);
+    if (is_null(x, "verdict")) { /* an orphan response (docs/verdicts.md) */
+        fprintf(out, "\n\nverdict: none (a response with no request: nothing to judge)\n");
+        return;
+    }
+    const char *v = dbr_text(x, col(x, "verdict"), &len);
     fprintf(out, "\n\nverdict: %s (%s)\n", v, verdict_meaning(verdict_from_name(v)));
 }
 

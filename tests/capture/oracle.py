@@ -425,10 +425,12 @@ class Flow:
                 e.flags.add("conn_reset")
             if e.has_content() and not e.req_done and not e.abandoned and e.body_bytes > 0:
                 e.flags.add("partial_body")
-            if self.server_fin is not None and e.body_bytes > 0 and not e.req_done:
-                e.flags.add("server_closed")
-            if self.server_fin is not None and e.body_times \
-                    and e.body_times[-1] > self.server_fin:
+            # the server's FIN or RST came while the body was under way (begun, not
+            # complete) and the client had not closed
+            sf = self.server_fin
+            if sf is not None and (self.client_fin is None or self.client_fin > sf) \
+                    and e.body_first is not None and e.body_first <= sf \
+                    and (not e.req_done or e.body_times[-1] > sf):
                 e.flags.add("server_closed")
 
 
@@ -437,7 +439,7 @@ def verdict(e, opts):
         return "retry_after_417"
     exp = e.expect()
     if e.method == "-":
-        return "unsolicited_100" if any(c == 100 for c, _ in e.interims) else "plain"
+        return "-"      # an orphan response: no request, no verdict
     if exp is not None and not e.expect100():
         return "unsupported_expectation"
     if e.final and e.final[0] == 417:
@@ -505,16 +507,25 @@ def analyse(path, opts):
             result.append(f)
     exchanges = [e for f in result for e in f.ex]
     by_time = sorted(exchanges, key=lambda e: e.t_first)
+
+    def same_request(e):   # what a retry must repeat of the 417'd request
+        return (e.client_ip, e.server, e.method, e.uri, e.hdrs.get("host", "").lower(),
+                "chunked" if e.chunked else e.cl)
+    used = set()           # a 417 links one retry: the first matching request after it
     for e in by_time:
         for p in by_time:
-            if p is e or p.t_first >= e.t_first or not p.final or p.final[0] != 417:
+            if p is e or p.t_first >= e.t_first or not p.final or p.final[0] != 417 \
+                    or id(p) in used or p.method == "-":
                 continue
-            if (p.client_ip, p.server, p.method, p.uri) == (e.client_ip, e.server, e.method,
-                                                             e.uri) \
+            if same_request(p) == same_request(e) \
                     and e.t_first - p.t_first <= opts.retry_window:
                 e.retry_of = p
+                used.add(id(p))
+                break
         if e.retry_of is not None and e.retry_of.body_bytes > 0 and e.body_bytes > 0:
             e.flags.add("duplicate_body")
+        if e.retry_of is not None and (not e.final or e.final[0] >= 400):
+            e.flags.add("retry_failed")
     for e in exchanges:
         if e.version == "1.0" and e.interims:
             e.flags.add("http10_1xx")
@@ -529,6 +540,8 @@ def analyse(path, opts):
         if e.max_pause * 1000 > opts.stall_ms:
             e.flags.add("body_stall")
         e.verdict = verdict(e, opts)
+        if e.method == "-":
+            e.flags.add("orphan_response")
     return exchanges
 
 

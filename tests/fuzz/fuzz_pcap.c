@@ -34,14 +34,18 @@ static void on_exchange(void *ctx, const struct flow *f, const struct exchange *
 {
     struct seen *s = ctx;
     (void)f;
-    require((unsigned)x->verdict < V_COUNT && x->verdict != V_NONE);
+    require((unsigned)x->verdict < V_COUNT);
+    /* no verdict exactly for a response without request, flagged orphan_response */
+    require((x->verdict == V_NONE) == !x->has_request);
+    require(x->has_request == !(x->flags & XF_ORPHAN_RESPONSE));
     s->exchanges++;
 }
 
 static void on_flow(void *ctx, const struct flow_result *r)
 {
     struct seen *s = ctx;
-    require((r->v.exchanges == 0) == (r->v.verdict == V_NONE));
+    /* no exchange: no verdict; only orphan responses: none either */
+    require(r->v.exchanges > 0 || r->v.verdict == V_NONE);
     s->flows++;
     s->flow_exchanges += r->v.exchanges;
 }

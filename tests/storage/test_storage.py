@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Tests of the SQLite storage of expectscope: schema, appending runs, migration,
 refusal of databases that are not ours, interruption, concurrent writers and the
-report command.
+report command, and the client expectation timers.
 
   test_storage.py AREA BINARY SRCDIR
 
-AREA is one of: schema append migration refusal interrupt concurrent report.
+AREA is one of: schema append migration refusal interrupt concurrent report timers
+(v_client_timers and its report section).
 BINARY is the expectscope executable, SRCDIR the source tree (its tests/pcap holds the
 real-traffic corpus). Every area works in its own temporary directory and removes it.
 Exit status 0 when every check passed, 1 otherwise (each failed check is printed).
@@ -56,7 +57,8 @@ VIEWS = ["v_verdict_counts", "v_flow_verdict_counts", "v_exchanges", "v_server_f
          "v_duplicate_bodies",
          "v_runs", "v_latest_run", "v_server_failures_by_run",
          "v_user_agent_failures_by_run", "v_server_timing_by_run", "v_proxy_vs_direct_by_run",
-         "v_paths", "v_path_compare", "v_path_compare_by_run"]
+         "v_paths", "v_path_compare", "v_path_compare_by_run",
+         "v_client_timers", "v_client_timers_by_run"]
 
 # DESIGN.md "Verdicts": the flow verdict is the most severe, in this order.
 SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",
@@ -65,7 +67,8 @@ SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",
             "unsolicited_100", "continue_ok", "plain"]
 FLAGS = {"late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body",
          "body_stall", "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap",
-         "resync", "pipelined", "headers_truncated"}
+         "resync", "pipelined", "headers_truncated", "orphan_response", "one_sided",
+         "retry_failed"}
 END_REASONS = {"fin", "rst", "timeout", "capture_end", "evicted"}
 
 TIMEOUT = 120          # any single command; only there so that a hang fails
@@ -222,7 +225,12 @@ def check_consistency(db, label):
         C.eq(verdict, want, f"{label}: flow {fid}: verdict (most severe of {verdicts})")
     # values from the closed sets
     for (v,) in q(db, "SELECT DISTINCT verdict FROM exchanges"):
-        C.check(v in SEVERITY, f"{label}: unknown exchange verdict {v!r}")
+        C.check(v in SEVERITY or v is None, f"{label}: unknown exchange verdict {v!r}")
+    # no verdict (NULL) exactly for the orphan responses, which have no method
+    for xid, v, fl, method in q(db, "SELECT id, verdict, flags, method FROM exchanges"
+                                    " WHERE verdict IS NULL OR flags LIKE '%orphan%'"):
+        C.check(v is None and "orphan_response" in (fl or "").split(",") and method is None,
+                f"{label}: exchange {xid}: verdict {v!r}, flags {fl!r}, method {method!r}")
     for (fl,) in q(db, "SELECT DISTINCT flags FROM exchanges WHERE flags IS NOT NULL"):
         unknown = set(fl.split(",")) - FLAGS
         C.check(not unknown, f"{label}: unknown flags {unknown} in {fl!r}")
@@ -372,7 +380,7 @@ def area_schema(binary, srcdir, tmp):
                                      " ORDER BY first_seen, id", (rid,))]
         index = {fid: i for i, fid in enumerate(flows)}
         got = sorted((index[r[0]], r[1], dash(r[2]), dash(r[3]), dash(r[4]), dash(r[5]),
-                      r[6], norm_flags(r[7])) for r in
+                      dash(r[6]), norm_flags(r[7])) for r in
                      q(db, "SELECT flow_id, seq, method, uri, interim_codes, status,"
                            " verdict, flags FROM exchanges WHERE run_id = ?", (rid,)))
         want = sorted((int(r["flow"]), int(r["seq"]), r["method"], r["uri"], r["interim"],
@@ -428,7 +436,7 @@ def area_schema(binary, srcdir, tmp):
         C.eq(ostatus, 417, f"exchange {rid_x}: retry_of's status")
         C.eq((same_req, same_ends), (1, 1),
              f"exchange {rid_x}: retry_of has the same method, URI, client and server")
-        C.check(src[run_id].startswith("expect-417-retry"),
+        C.check(src[run_id].startswith(("expect-417-retry", "retry-417-")),
                 f"exchange {rid_x}: a retry in {src[run_id]}")
     C.eq(q1(db, "SELECT COUNT(*) FROM exchanges WHERE verdict = 'retry_after_417'"
                 " AND retry_of IS NULL"), 0, "retry_after_417 exchanges without retry_of")
@@ -989,8 +997,8 @@ def area_report(binary, srcdir, tmp):
     rows = [l.split() for l in section.splitlines()[1:]]
     C.eq([r[0] for r in rows], [str(i) for i in range(1, runs + 1)],
          "report: the runs section lists every run")
-    for v in verdicts:
-        C.check(f" {v} " in out, f"report: verdict {v} not shown")
+    for v in verdicts:  # no verdict (orphan responses) is shown as "-"
+        C.check(f" {v if v is not None else '-'} " in out, f"report: verdict {v} not shown")
     C.check("verdicts per run:" in out and "verdicts, all runs:" in out,
             "report: verdict sections missing")
 
@@ -1040,7 +1048,104 @@ def area_report(binary, srcdir, tmp):
         note(f"report left {siblings(dbp)} beside the database (read-only WAL reader)")
 
 
+def check_client_timers(db, label):
+    """v_client_timers against the same rules computed here from the exchanges."""
+    rows = q(db, "SELECT e.user_agent, f.client_ip, e.verdict, e.wait_ms, e.final_ms,"
+                 " e.body_bytes + COALESCE(e.body_missing, 0),"
+                 " (f.last_seen - e.t_hdr) * 1000.0"
+                 " FROM exchanges e JOIN flows f ON f.id = e.flow_id"
+                 " WHERE e.expect IS NOT NULL")
+    groups = {}
+    for ua, ip, verdict, wait, final, body, conn in rows:
+        key = ("user_agent", ua) if ua is not None else ("client_ip", ip)
+        g = groups.setdefault(key, {"n": 0, "waits": [], "long": 0})
+        g["n"] += 1
+        if verdict == "timeout_fallback" and wait is not None:
+            g["waits"].append(wait)
+        if (wait is not None and wait > 5000) or (body == 0 and (
+                (final is not None and final > 5000) or
+                (verdict == "incomplete" and conn is not None and conn > 5000))):
+            g["long"] += 1
+    known = [(".NET 350 ms", 350.0), ("curl 1 s", 1000.0), ("3 s", 3000.0)]
+    want = {}
+    for key, g in groups.items():
+        w = sorted(g["waits"])
+        med = tight = common = None
+        if w:
+            n = len(w)
+            med = (w[(n - 1) // 2] + w[n // 2]) / 2
+            tol = max(20.0, 0.05 * med)
+            tight = None if n < 2 else int(w[-1] - med <= tol and med - w[0] <= tol)
+            near = [(abs(med - ms), name) for name, ms in known
+                    if abs(med - ms) <= max(20.0, 0.1 * ms)]
+            common = min(near)[1] if near else None
+        want[key] = (g["n"], len(w), med, w[0] if w else None, w[-1] if w else None,
+                     tight, common, g["long"])
+    got = {(r[0], r[1]): r[2:] for r in
+           q(db, "SELECT client_by, client, with_expect, fallbacks, timer_ms, min_wait_ms,"
+                 " max_wait_ms, tight, common_timer, long_waits FROM v_client_timers")}
+    C.eq(sorted(got), sorted(want), f"{label}: v_client_timers' clients")
+    for key in sorted(set(got) & set(want)):
+        g, w = got[key], want[key]
+        close = all((a is None and b is None) or
+                    (a is not None and b is not None and abs(a - b) <= 0.0006)
+                    for a, b in ((g[2], w[2]), (g[3], w[3]), (g[4], w[4])))
+        C.check(close and g[:2] == w[:2] and g[5:] == w[5:],
+                f"{label}: v_client_timers {key}: got {g}, want {w}")
+    return got
+
+
+def area_timers(binary, srcdir, tmp):
+    """The expectation timer each client uses (v_client_timers, report's section)."""
+    dbp = os.path.join(tmp, "timers.db")
+    analyze_ok(binary, dbp, [pcap(srcdir, "curl-expect-timers.pcap")], tmp, "timers")
+    db = connect(dbp)
+    got = check_client_timers(db, "curl-expect-timers")
+    # what real curl did (tests/capture/make-semantics.sh): each client's timer found,
+    # the fallbacks of one timer in a tight cluster
+    for key, nominal, common, n in (
+            (("user_agent", "uploader-a/1.0"), 350, ".NET 350 ms", 3),
+            (("user_agent", "uploader-b/1.0"), 1000, "curl 1 s", 3),
+            (("user_agent", "uploader-c/1.0"), 3000, "3 s", 2),
+            (("client_ip", "10.231.0.1"), 1000, "curl 1 s", 2)):
+        r = got.get(key)
+        C.check(r is not None and r[1] == n and abs(r[2] - nominal) < 10 and r[5] == 1
+                and r[6] == common and r[7] == 0,
+                f"timers: {key}: {r} is not {n} fallbacks at {nominal} ms, tight, {common}")
+    r = got.get(("user_agent", "patient/1.0"))
+    C.check(r is not None and abs(r[2] - 7000) < 10 and r[5] is None and r[6] is None
+            and r[7] == 1, f"timers: patient/1.0 (7 s): {r}")
+    r = got.get(("user_agent", "expectscope-peers/1 (python 3.11)"))
+    C.check(r is not None and r[1] == 0 and r[7] == 1,
+            f"timers: the client the server gave up on (408 after 6 s) is a long wait: {r}")
+    db.close()
+    # report: the section, within 80 columns, and --json the view's rows
+    p = run(binary, ["report", "--db", dbp], tmp)
+    C.eq(p.returncode, 0, f"report: exit status ({p.stderr.strip()})")
+    sec = p.stdout.split("client expectation timers", 1)
+    lines = sec[1].split("\n\n", 1)[0].splitlines() if len(sec) == 2 else []
+    C.check(len(lines) == 1 + 1 + 6, f"report: timers section has 6 clients: {lines}")
+    C.check(all(len(l) <= 80 for l in lines), f"report: timers wider than 80: {lines}")
+    C.check(any(l.split()[:1] == ["uploader-a/1.0"] and ".NET 350 ms" in l for l in lines),
+            f"report: uploader-a/1.0's timer: {lines}")
+    p = run(binary, ["report", "--json", "--db", dbp], tmp)
+    js = json.loads(p.stdout) if p.returncode == 0 else {}
+    db = connect(dbp)
+    view = q(db, "SELECT client, with_expect, fallbacks, timer_ms, tight, common_timer,"
+                 " long_waits FROM v_client_timers WHERE fallbacks > 0 OR long_waits > 0")
+    db.close()
+    C.eq([tuple(r.values()) for r in js.get("client_timers", [])], [tuple(r) for r in view],
+         "report --json: client_timers are the view's rows")
+    # the whole corpus: one user agent with two timers is not tight
+    dbc = os.path.join(tmp, "corpus.db")
+    analyze_ok(binary, dbc, corpus(srcdir), tmp, "timers corpus")
+    db = connect(dbc)
+    got = check_client_timers(db, "corpus")
+    db.close()
+
+
 AREAS = {
+    "timers": area_timers,
     "schema": area_schema,
     "append": area_append,
     "migration": area_migration,

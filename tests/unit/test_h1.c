@@ -94,9 +94,11 @@ static int load(const char *path, struct fixture *fx)
             e->n = unescape(line + 2, e->bytes);
         } else if (line[0] == '!' && fx->n_ev < MAX_EVENTS) {
             struct event *e = &fx->ev[fx->n_ev++];
-            /* "! eof <" or "! eof >": one side's FIN; "! fin", "! rst": the end */
-            e->kind = line[2] == 'r' ? 'R' : line[2] == 'e' ? (line[6] == '<' ? 'S' : 'C')
-                                                            : 'F';
+            /* "! eof <" or "! eof >": one side's FIN; "! fin", "! rst": the end;
+             * "! rst <": the end, the server's RST */
+            e->kind = line[2] == 'r' ? (line[6] == '<' ? 'r' : 'R')
+                      : line[2] == 'e' ? (line[6] == '<' ? 'S' : 'C')
+                                       : 'F';
             e->ts_us = now;
         } else if (line[0] == '=' && fx->n_want < MAX_EXPECT) {
             struct want *w = &fx->want[fx->n_want++];
@@ -182,8 +184,9 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
     for (int i = 0; i < fx->n_ev; i++) {
         const struct event *e = &fx->ev[i];
         last = e->ts_us;
-        if (e->kind == 'R' || e->kind == 'F') {
-            end = e->kind == 'R' ? END_RST : END_FIN;
+        if (e->kind == 'R' || e->kind == 'r' || e->kind == 'F') {
+            end = e->kind == 'F' ? END_FIN : END_RST;
+            f.rst_seen[DIR_S2C] = e->kind == 'r';
             break;
         }
         if (e->kind == 'S' || e->kind == 'C') {

@@ -57,6 +57,7 @@ struct xcase {
     const char *method;      /* "POST" */
     const char *uri;         /* "/upload" */
     const char *version;     /* "1.1" */
+    const char *host;        /* the Host header: "upload.example" */
     const char *expect;      /* the raw Expect value; NULL: no Expect header */
     bool has_cl;             /* Content-Length present, with value cl (see CL()) */
     uint64_t cl;
@@ -250,14 +251,16 @@ static const struct xcase cases[] = {
       CL(5000), .body = 5000, .hdr_seg = true, .body_first = AT(0), .interim = { 100 },
       .t_100 = AT(5), .at_100 = 5000, .status = 200, .final = AT(20), .at_final = 5000,
       .want = "unsolicited_100" },
-    { .name = "unsolicited_100: a response without its request",
+    /* orphan responses: no request, no verdict ("none", NULL in the database) */
+    { .name = "orphan: a 100 and a 200 whose request the capture lost (gap)",
       .lost_request = true, .interim = { 100 }, .t_100 = AT(1), .status = 200,
-      .final = AT(2), .pre = XF_GAP, .want = "unsolicited_100", .want_flags = "gap" },
-    { .name = "response without request, HTTP/1.0, no final: no http10_1xx, no no_final",
+      .final = AT(2), .pre = XF_GAP, .want = "none", .want_flags = "gap,orphan_response" },
+    { .name = "orphan: HTTP/1.0, no final: no http10_1xx, no no_final",
       .lost_request = true, .version = "1.0", .interim = { 100 }, .t_100 = AT(1),
-      .pre = XF_GAP, .want = "unsolicited_100", .want_flags = "gap" },
-    { .name = "response without request: a 417 is expectation_failed",
-      .lost_request = true, .status = 417, .final = AT(1), .want = "expectation_failed" },
+      .pre = XF_GAP, .want = "none", .want_flags = "gap,orphan_response" },
+    { .name = "orphan: a 417 without request is not expectation_failed",
+      .lost_request = true, .status = 417, .final = AT(1), .want = "none",
+      .want_flags = "orphan_response" },
 
     /* plain (the first row is also test_flows()' plain exchange) */
     { .name = "plain: GET",
@@ -268,8 +271,9 @@ static const struct xcase cases[] = {
     { .name = "plain: a 103 Early Hints is not a 100",
       .method = "GET", .uri = "/", .interim = { 103 }, .status = 200, .final = AT(5),
       .want = "plain" },
-    { .name = "plain: a response without its request",
-      .lost_request = true, .status = 200, .final = AT(1), .want = "plain" },
+    { .name = "orphan: a server's 400 to a client that sent nothing is not plain",
+      .lost_request = true, .status = 400, .final = AT(1), .want = "none",
+      .want_flags = "orphan_response" },
 
     /* flags the engine computes */
     { .name = "multiple_1xx: 103 then 100",
@@ -463,7 +467,7 @@ static void build(struct exchange *x, const struct xcase *c, uint64_t start_us, 
     if (x->has_request) {
         text(x, XS_METHOD, c->method ? c->method : "POST");
         text(x, XS_URI, c->uri ? c->uri : "/upload");
-        text(x, XS_HOST, "upload.example");
+        text(x, XS_HOST, c->host ? c->host : "upload.example");
     }
     const char *ver = c->version ? c->version : "1.1";
     x->http_major = (uint8_t)(ver[0] - '0');
@@ -677,6 +681,9 @@ static const struct ep seq_eps[N_SEQ_FLOWS] = {
                     .status = 417, .final = AT(20), .at_final = 1000
 #define UP_AGAIN CL(1000), .body = 1000, .hdr_seg = true, .body_first = AT(0), \
                  .status = 200, .final = AT(30), .at_final = 1000
+/* a retry of n body bytes sent at once, answered st */
+#define UP_RETRY(n, st) CL(n), .body = (n), .hdr_seg = true, .body_first = AT(0), \
+                        .status = (st), .final = AT(30), .at_final = (n)
 
 struct step {
     int on;         /* the connection, F_* */
@@ -697,9 +704,10 @@ static const struct sequence sequences[] = {
         { F_NEWCONN, 1000, 1, { UP_AGAIN, .want = "retry_after_417" } },
         { F_NEWCONN, 2000, 0, { UP_AGAIN, .want = "plain" } },
     } },
-    { "a retry on the same connection, with Expect again", NULL, {
+    { "a retry on the same connection, with Expect again, 417'd again: retry_failed", NULL, {
         { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
-        { F_A, T417 + 1, 1, { UP_417_SENT, .want = "retry_after_417" } },
+        { F_A, T417 + 1, 1, { UP_417_SENT, .want = "retry_after_417",
+                              .want_flags = "retry_failed" } },
     } },
     { "duplicate_body: the 417'd attempt had sent its body", NULL, {
         { F_A, 0, 0, { UP_417_SENT, .want = "expectation_failed" } },
@@ -708,7 +716,7 @@ static const struct sequence sequences[] = {
     } },
     { "no duplicate_body when the retry carries no body", NULL, {
         { F_A, 0, 0, { UP_417_SENT, .want = "expectation_failed" } },
-        { F_NEWCONN, 500, 1, { CL(0), .status = 200, .final = AT(5),
+        { F_NEWCONN, 500, 1, { EXPECT, CL(1000), .status = 200, .final = AT(5),
                                .want = "retry_after_417" } },
     } },
     { "duplicate_body: a body lost in a gap was sent too", NULL, {
@@ -751,7 +759,8 @@ static const struct sequence sequences[] = {
     } },
     { "a retry answered 417 again is remembered in turn", NULL, {
         { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
-        { F_NEWCONN, 1000, 1, { UP_417, .want = "retry_after_417" } },
+        { F_NEWCONN, 1000, 1, { UP_417, .want = "retry_after_417",
+                                .want_flags = "retry_failed" } },
         { F_A, 2000, 2, { UP_AGAIN, .want = "retry_after_417" } },
         { F_A, 3000, 0, { UP_AGAIN, .want = "plain" } },
     } },
@@ -762,7 +771,7 @@ static const struct sequence sequences[] = {
     } },
     { "a 417 whose request was lost is not remembered", NULL, {
         { F_A, 0, 0, { .lost_request = true, .status = 417, .final = AT(20),
-                       .want = "expectation_failed" } },
+                       .want = "none", .want_flags = "orphan_response" } },
         { F_NEWCONN, 1000, 0, { UP_AGAIN, .want = "plain" } },
     } },
     { "two 417s, retried in the other order", NULL, {
@@ -776,6 +785,51 @@ static const struct sequence sequences[] = {
         { F_V6B, 1000, 1, { UP_AGAIN, .want = "retry_after_417",
                             .want_flags = "duplicate_body" } },
         { F_A, 1500, 0, { UP_AGAIN, .want = "plain" } },
+    } },
+    { "NAT: two clients behind one address upload to /upload; lengths tell them apart",
+      NULL, {
+        { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 0, { UP_RETRY(2000, 200), .want = "plain" } },
+        { F_CLIIP, 150, 0, { UP_AGAIN, .want = "plain" } },
+        { F_NEWCONN, 200, 1, { UP_AGAIN, .want = "retry_after_417" } },
+    } },
+    { "a shared path on another Host is not a retry; the Host compares case-blind", NULL, {
+        { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 0, { UP_AGAIN, .host = "other.example", .want = "plain" } },
+        { F_NEWCONN, 200, 1, { UP_AGAIN, .host = "Upload.EXAMPLE",
+                               .want = "retry_after_417" } },
+    } },
+    { "chunked and chunked is the same length; chunked and Content-Length is not", NULL, {
+        { F_A, 0, 0, { EXPECT, .chunked = true, .status = 417, .final = AT(20),
+                       .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 0, { UP_AGAIN, .want = "plain" } },
+        { F_NEWCONN, 200, 1, { .chunked = true, .body = 1000, .hdr_seg = true,
+                               .body_first = AT(0), .status = 200, .final = AT(30),
+                               .at_final = 1000, .want = "retry_after_417" } },
+    } },
+    { "two retries after one 417: only the first links, the 417 is used up", NULL, {
+        { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 1, { UP_AGAIN, .want = "retry_after_417" } },
+        { F_PORT, 150, 0, { UP_AGAIN, .want = "plain" } },
+        { F_NEWCONN, 200, 0, { UP_AGAIN, .want = "plain" } },
+    } },
+    { "a retry answered 401 keeps its failure visible: retry_failed", NULL, {
+        { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 1, { UP_RETRY(1000, 401), .want = "retry_after_417",
+                               .want_flags = "retry_failed" } },
+    } },
+    { "a retry answered 500, and one with no answer at all: retry_failed", NULL, {
+        { F_A, 0, 0, { UP_417, .uri = "/a", .want = "expectation_failed" } },
+        { F_A, 50, 0, { UP_417, .uri = "/b", .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 1, { UP_RETRY(1000, 500), .uri = "/a",
+                               .want = "retry_after_417", .want_flags = "retry_failed" } },
+        { F_NEWCONN, 200, 2, { CL(1000), .body = 1000, .hdr_seg = true, .body_first = AT(0),
+                               .uri = "/b", .want = "retry_after_417",
+                               .want_flags = "no_final,retry_failed" } },
+    } },
+    { "a retry answered 3xx is not a failure", NULL, {
+        { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
+        { F_NEWCONN, 100, 1, { UP_RETRY(1000, 303), .want = "retry_after_417" } },
     } },
     { "--retry-window 2: a repeat 2 s after the 417 is a retry", &cfg_b, {
         { F_A, 0, 0, { UP_417, .want = "expectation_failed" } },
@@ -1106,10 +1160,11 @@ static void test_coverage(void)
     }
     static const uint32_t engine_flags = XF_LATE_100 | XF_MULTIPLE_1XX | XF_HTTP10_1XX |
                                          XF_NO_FINAL | XF_PARTIAL_BODY | XF_BODY_STALL |
-                                         XF_DUPLICATE_BODY | XF_VIA_PROXY;
+                                         XF_DUPLICATE_BODY | XF_VIA_PROXY |
+                                         XF_ORPHAN_RESPONSE | XF_RETRY_FAILED;
     static const uint32_t dissector_flags = XF_CONN_RESET | XF_SERVER_CLOSED | XF_GAP |
                                             XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED |
-                                            XF_ORPHAN_RESPONSE | XF_ONE_SIDED | XF_RETRY_FAILED;
+                                            XF_ONE_SIDED;
     check_case("coverage: the two flag lists name every flag");
     CHECK_EQ(engine_flags | dissector_flags, (1u << XF_COUNT_BITS) - 1);
     CHECK_EQ(engine_flags & dissector_flags, 0);
