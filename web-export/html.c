@@ -563,7 +563,8 @@ static int row(struct xrow *x)
     if (tally_add(&h->uas, &k, x, v) != 0)
         goto oom;
 
-    if (!is_problem(v))
+    /* no verdict (an orphan response: nothing to judge) is no problem, as --problems */
+    if (!vt || !is_problem(v))
         return 0;
     h->problems++;
     return problem(h, x, v);

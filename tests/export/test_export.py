@@ -304,7 +304,8 @@ def area_filters(binary, srcdir, tmp):
                 n = re.search(rb'data-k="exchanges" data-n="(\d+)"', data)
                 C.eq(int(n.group(1)) if n else None, len(want),
                      f"--format html {' '.join(args)}: the headline's count")
-                want_fmt = [r["id"] for r in rows if r["verdict"] not in PLAIN]
+                want_fmt = [r["id"] for r in rows
+                            if r["verdict"] is not None and r["verdict"] not in PLAIN]
             else:
                 want_fmt = want
             C.eq(got, want_fmt, f"--format {fmt} {' '.join(args)}: the exchanges, in order")
