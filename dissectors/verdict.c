@@ -166,6 +166,11 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     bool has_100 = x->t_100_us != 0;
     bool http10 = x->http_major == 1 && x->http_minor == 0;
     bool expect_100 = x->has_expect && is_100_continue(&x->s[XS_EXPECT]);
+    /* The snap length cut the request's header block, and its Expect (curl's comes
+     * last) may have been in the cut: a 100 is then taken as the answer to it, not as
+     * unsolicited (servers send 100 to an Expect in practice). */
+    if (!x->has_expect && x->snap_cut_request && has_100)
+        expect_100 = true;
 
     if (expect_100 && has_100 && x->body_at_100 > 0)
         fl |= XF_LATE_100; /* without Expect, a 100 after the body is just unsolicited */
@@ -203,7 +208,7 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
             r = V_UNSUPPORTED_EXPECTATION;
         else if (x->status == 417)
             r = V_EXPECTATION_FAILED;
-        else if (expect_100 && !x->body_declared)
+        else if (expect_100 && !x->body_declared && !x->snap_cut_request)
             r = V_EXPECT_WITHOUT_BODY;
         else if (expect_100 && http10)
             r = V_HTTP10_EXPECT;
