@@ -880,7 +880,12 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
      * now starts a request line, the body was abandoned and this is a new request
      * (often the retry without Expect), not body bytes. */
     struct exchange *x = s->cur;
-    if (d == DIR_C2S && s->state == H1_BODY && x && x->status &&
+    /* When the server's direction has not shown a single packet, the capture is
+     * one-sided (flow_one_sided()): the answer may have come unseen, so a request line
+     * where the body was due is taken as the next request too (a client whose bytes
+     * were acknowledged had its server's packets on the wire). */
+    bool unseen_answer = c->f->packets[DIR_S2C] == 0;
+    if (d == DIR_C2S && s->state == H1_BODY && x && (x->status || unseen_answer) &&
         x->body_bytes + x->body_missing == 0 && sniff_request_line(p, n) != SNIFF_NO) {
         x->body_abandoned = true;
         c->h->st.abandoned_bodies++;

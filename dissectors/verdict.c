@@ -141,9 +141,19 @@ static bool is_100_continue(const struct sbuf *b)
     return true;
 }
 
-static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x)
+static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x,
+                                   bool one_sided)
 {
     uint64_t body = x->body_bytes + x->body_missing;
+    if (one_sided) {
+        /* The server's side is not in the capture: whether a 100 or a final status
+         * came is unknown, so a wait says nothing (it may have been for a 100 that
+         * came). Only a body in the very segment that ended the headers shows a client
+         * that did not wait at all. */
+        if (body && x->body_in_header_segment)
+            return V_NO_WAIT;
+        return V_INCOMPLETE;
+    }
     if (x->status && x->body_at_final == 0)
         return body ? V_BODY_AFTER_FINAL : V_EARLY_FINAL;
     if (x->t_100_us && x->body_at_100 == 0 && body)
@@ -166,6 +176,13 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     bool has_100 = x->t_100_us != 0;
     bool http10 = x->http_major == 1 && x->http_minor == 0;
     bool expect_100 = x->has_expect && is_100_continue(&x->s[XS_EXPECT]);
+    bool one_sided = flow_one_sided(f);
+    if (one_sided)
+        fl |= XF_ONE_SIDED;
+    /* pipelined says an earlier request was still unanswered: unknowable when the
+     * server's side is not in the capture */
+    if (one_sided && !f->packets[DIR_S2C])
+        fl &= ~(uint32_t)XF_PIPELINED;
     /* The snap length cut the request's header block, and its Expect (curl's comes
      * last) may have been in the cut: a 100 is then taken as the answer to it, not as
      * unsolicited (servers send 100 to an Expect in practice). */
@@ -213,7 +230,9 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
         else if (expect_100 && http10)
             r = V_HTTP10_EXPECT;
         else if (expect_100)
-            r = expect_outcome(v, x);
+            r = expect_outcome(v, x, one_sided);
+        else if (has_100 && one_sided && !x->has_request)
+            r = V_INCOMPLETE; /* the request is not in the capture: its Expect unknown */
         else if (has_100)
             r = V_UNSOLICITED_100;
         else

@@ -47,6 +47,9 @@ enum dbr_query {
     DBR_SERVER_TIMING, /* time to 100 and client wait per server (percentiles) */
     DBR_PATHS,         /* per Host, each path with its outcomes and wait percentiles, the
                           Hosts whose paths disagree first */
+    DBR_CAPTURE,       /* runs whose capture's shape limits what it shows: snap length,
+                          cut segments, one-sided flows, undecodable packets, and the
+                          warning analyze printed */
     DBR_QUERY_COUNT
 };
 

@@ -185,6 +185,7 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
     f.key.addr[1][0] = 10, f.key.addr[1][3] = 2;
     f.key.port[0] = 40000, f.key.port[1] = 80;
     f.id = 1;
+    f.packets[DIR_C2S] = f.packets[DIR_S2C] = 1; /* both ways captured (flow_one_sided) */
     void *st = ops->open(h, &f);
     enum end_reason end = END_FIN;
     uint64_t last = 0;
