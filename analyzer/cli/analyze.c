@@ -289,7 +289,8 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     }
     warnings(out, a, t);
     uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
-                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT];
+                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT] +
+                    hs->snap_hidden_starts;
     if (!lost)
         return;
     const struct {
@@ -301,6 +302,7 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
         { hs->pipeline_overflow + hs->live_overflow, "pipeline overflows" },
         { t->flows.evicted, "flows evicted (--max-flows)" },
         { t->dec[DEC_FRAGMENT], "IP fragments skipped" },
+        { hs->snap_hidden_starts, "message starts the snap length may have hidden" },
     };
     fprintf(out, "not fully analysed:\n");
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
