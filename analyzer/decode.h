@@ -8,7 +8,7 @@
  * Every length field is checked against the header it belongs to and clamped to what
  * was captured: Ethernet padding never reaches the TCP stream, and payload bytes that
  * the IP header announces but the snaplen cut off are reported in payload_cut so that
- * reassembly can turn them into a gap instead of data.
+ * reassembly can move over them as uncaptured bytes (stream.h), neither data nor a gap.
  */
 #ifndef ES_DECODE_H
 #define ES_DECODE_H

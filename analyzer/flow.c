@@ -449,3 +449,9 @@ const char *flow_end_reason_name(enum end_reason r)
     default: return "open";
     }
 }
+
+bool flow_one_sided(const struct flow *f)
+{
+    return (f->payload_bytes[DIR_C2S] && !f->packets[DIR_S2C]) ||
+           (f->payload_bytes[DIR_S2C] && !f->packets[DIR_C2S]);
+}

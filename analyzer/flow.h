@@ -123,6 +123,13 @@ uint16_t flow_port(const struct flow *f, enum dir side_of_sender);
 char *flow_endpoint_str(const struct flow *f, enum dir side_of_sender, char *buf,
                         size_t len);
 
+/* The capture shows this connection one way only: one direction carried payload and
+ * not a single packet came the other way (no SYN-ACK, no ACK): asymmetric routing, or
+ * a span port that sees one direction. A direction seen only through its ACKs is
+ * captured, so a flow whose server acknowledges but never answers is not one-sided;
+ * nor is a flow with no payload at all. Judged on what the flow has seen so far. */
+bool flow_one_sided(const struct flow *f);
+
 /* Name of an end reason as stored in the database ('fin', 'rst', ...). */
 const char *flow_end_reason_name(enum end_reason r);
 

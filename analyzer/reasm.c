@@ -140,6 +140,22 @@ static void gap(struct ctx *c, uint32_t missing, uint64_t ts)
     advance(c, missing, ts);
 }
 
+/* Bytes the snap length kept out of the capture: the stream moves over them, and the
+ * sink hears that they were there (a gap for a sink that cannot tell the difference). */
+static void uncaptured(struct ctx *c, uint32_t n, uint64_t ts)
+{
+    if (n == 0)
+        return;
+    c->rf->c.snap_cut_bytes[c->d] += n;
+    if (sink_ready(c)) {
+        if (c->r->ops->uncaptured)
+            c->r->ops->uncaptured(c->rf->st, c->d, n, ts);
+        else
+            c->r->ops->gap(c->rf->st, c->d, n, ts);
+    }
+    advance(c, n, ts);
+}
+
 static void seg_free(struct reasm *r, struct half *h, struct seg *s)
 {
     if (s->held) {
@@ -165,7 +181,7 @@ static void drain(struct ctx *c, uint64_t ts, bool own_ts)
             deliver(c, s->held ? s->data + skip : NULL, s->len - skip, when);
         uint32_t end = s->seq + s->len + s->cut;
         if (s->cut && seq_lt(h->next_seq, end))
-            gap(c, end - h->next_seq, when);
+            uncaptured(c, end - h->next_seq, when);
         seg_free(c->r, h, s);
     }
 }
@@ -272,7 +288,7 @@ static void data_segment(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t
                     /* The cut reaches past next_seq. Held runs it covers are behind
                      * the stream now: drain them, or skip_to() would never advance
                      * past them. */
-                    gap(c, n + cut - old, ts);
+                    uncaptured(c, n + cut - old, ts);
                     drain(c, ts, false);
                 }
                 return;
@@ -284,7 +300,7 @@ static void data_segment(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t
         }
         if (seq == h->next_seq) {
             deliver(c, p, n, ts);
-            gap(c, cut, ts);
+            uncaptured(c, cut, ts);
             drain(c, ts, false);
             return;
         }

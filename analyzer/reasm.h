@@ -13,6 +13,9 @@
  * - Bytes seen twice (retransmission, overlap) are delivered once: the first copy
  *   to arrive wins, whether it was delivered or is still held. Later copies are
  *   counted, and compared against held bytes when both are present.
+ * - Payload the snap length cut off (decode.h payload_cut) is not a hole: the IP and
+ *   TCP lengths say it was there, so the stream advances over it with an uncaptured
+ *   callback (counted in snap_cut_bytes, never in missing_bytes or gaps).
  * - A hole that never fills becomes a gap callback of its size, and the stream goes
  *   on after it: when the receiver has acknowledged the missing bytes (the capture
  *   lost them), when a budget is exceeded, or when the flow closes.
@@ -39,6 +42,9 @@ struct reasm_counters {
     uint64_t out_of_order;       /* segments that arrived ahead of a hole */
     uint64_t out_of_window;      /* segments too far ahead to be believed: dropped */
     uint64_t cap_flushes;        /* holes skipped because a budget was exceeded */
+    uint64_t snap_cut_bytes[2];  /* bytes on the wire the snap length kept out of the
+                                    capture, per direction: not gaps (see uncaptured in
+                                    stream.h) */
 };
 
 /* Totals over the run. */

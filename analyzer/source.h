@@ -54,6 +54,11 @@ struct source_input {
                                   decompressed (the capture as libpcap reads it) */
     uint32_t head_bytes;       /* how many bytes head_hash covers (fewer for a short one) */
     uint64_t packets;          /* records read from it so far */
+    int snaplen;               /* the snap length its header (or first IDB) declares, or
+                                  the live capture's; 0 when unknown */
+    bool undecodable;          /* one of several inputs whose link type decode.h does not
+                                  know: read, merged, its packets counted undecodable */
+    const char *link_name;     /* libpcap's name of linktype (static), NULL if none */
 };
 
 enum source_event {

@@ -212,19 +212,28 @@ static int check_input(struct cap *c, int i, char *err, size_t err_len,
     if (pcap_on(c, i, is_stdin, err, err_len) != 0)
         return -1;
     fp->linktype = pcap_datalink(n->p);
+    fp->snaplen = pcap_snapshot(n->p);
+    fp->link_name = pcap_datalink_val_to_name(fp->linktype);
     if (!dec_link_supported(fp->linktype)) {
-        const char *name = pcap_datalink_val_to_name(fp->linktype);
         snprintf(err, err_len, "%s: unsupported link type %d (%s)", fp->path, fp->linktype,
-                 name ? name : "unknown");
-        return -1;
+                 fp->link_name ? fp->link_name : "unknown");
+        /* Alone, such a capture is refused; one of several is read and its packets
+         * counted as undecodable, so that the others are analysed (the caller decides,
+         * once every input is checked). */
+        if (c->n < 2)
+            return -1;
+        fp->undecodable = true;
     }
     if (c->filter) {
-        if (pcap_compile(n->p, &n->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        if (pcap_compile(n->p, &n->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+            n->has_prog = true;
+        } else if (!fp->undecodable) {
             *why = SOURCE_FILE_BAD_FILTER;
             snprintf(err, err_len, "filter '%s': %s", c->filter, pcap_geterr(n->p));
             return -1;
         }
-        n->has_prog = true;
+        /* else: a filter that does not compile for a link type we do not decode
+         * anyway: that input's packets are all counted, unfiltered */
     }
     /* The first record before any filter: the fingerprint does not depend on it. */
     int rc = pcap_next_ex(n->p, &n->h, &n->data);
@@ -491,6 +500,17 @@ struct source *source_file_open(const struct source_file_config *cfg, char *err,
         c->total_size += c->fp[i].size;
         if (!c->fp[i].size)
             c->total_unknown = true;
+    }
+    /* Several inputs, none of a link type we decode: nothing to analyse. */
+    int decodable = 0;
+    for (int i = 0; i < n; i++)
+        decodable += !c->fp[i].undecodable;
+    if (n > 1 && decodable == 0) {
+        snprintf(err, err_len, "%s: unsupported link type %d (%s), as every other input",
+                 c->fp[0].path, c->fp[0].linktype,
+                 c->fp[0].link_name ? c->fp[0].link_name : "unknown");
+        file_free(&c->base);
+        return NULL;
     }
     if (plan(c) != 0) {
         file_free(&c->base);

@@ -31,6 +31,11 @@
  *   source_file_open(), applied by libpcap (pcap_setfilter()). Records it rejects are
  *   not returned and not counted anywhere: libpcap's offline filter skips them without
  *   a count. The fingerprint does not depend on it.
+ * Link types: an input whose link type decode.h does not know is refused when it is the
+ *   only one; one of several is read and merged all the same (source_input.undecodable
+ *   says so, for a warning), its packets counted as undecodable by the pipeline, so that
+ *   one odd file does not stop the analysis of the others. Several inputs of which none
+ *   can be decoded are refused.
  * Truncation: an input that ends inside a record (or whose compressed data breaks) gives
  *   SOURCE_TRUNCATED once, with err naming it and the records read from it; the merge
  *   goes on with the other inputs.

@@ -142,7 +142,8 @@ struct source *source_live_open(const struct source_live_config *cfg, char *err,
         }
     }
     l->input = (struct source_input){ .path = l->iface, .compression = "none",
-                                      .linktype = l->linktype };
+                                      .linktype = l->linktype,
+                                      .snaplen = pcap_snapshot(l->p) };
     l->st.files = 1;
     return &l->base;
 }

@@ -45,6 +45,11 @@ struct stream_sink_ops {
     void  (*gap)(void *st, enum dir d, uint64_t missing, uint64_t ts_us);
     void  (*eof)(void *st, enum dir d, uint64_t ts_us);
     void  (*close)(void *st, enum end_reason why, uint64_t ts_us);   /* frees st */
+    /* n bytes were on the wire, in order here, but the snap length kept them out of
+     * the capture (their count comes from the IP and TCP lengths): unlike a gap they
+     * were not lost in transit or by the capture, only not recorded. Optional: a sink
+     * without it gets them as a gap. */
+    void  (*uncaptured)(void *st, enum dir d, uint64_t n, uint64_t ts_us);
 };
 
 /* Sequence arithmetic modulo 2^32 (RFC 9293 3.4): never compare with < directly. */

@@ -125,6 +125,8 @@ struct exchange {
     bool resp_complete;     /* final response fully seen */
     bool body_abandoned;    /* a new request line came where the body was due */
     bool body_declared;     /* Content-Length > 0 or chunked */
+    bool snap_cut_request;  /* the snap length cut the request header block before its
+                               end: framing and the headers past the cut are unknown */
 
     /* decided by the verdict engine */
     enum verdict verdict;

@@ -21,6 +21,8 @@ enum h1_state {
     H1_BODY,    /* inside a body */
     H1_RESYNC,  /* lost: looking for the next request or status line */
     H1_UPGRADE_WAIT, /* client: a CONNECT or Upgrade request waits for its answer */
+    H1_SNAPSKIP, /* the snap length hid where the message ends: waiting for a segment
+                    that starts like a new message (client bytes count as cur's body) */
     H1_DEAD,    /* tunnel, or HTTP abandoned on this flow */
 };
 
@@ -421,6 +423,8 @@ static int on_headers_complete(llhttp_t *p)
     return response_headers_complete(s, p);
 }
 
+static void count_body(struct h1_side *s, struct exchange *x, uint64_t n);
+
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     (void)at;
@@ -428,11 +432,24 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     struct exchange *x = s->cur;
     if (!x || s->d != DIR_C2S)
         return 0;
-    uint64_t now = s->conn->now_us;
     if (s->feeding_gap) {
         x->body_missing += n;
         return 0;
     }
+    count_body(s, x, n);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    side_of(p)->ev = EV_COMPLETE;
+    return HPE_PAUSED;
+}
+
+/* n request body bytes went over the wire now (seen, or cut by the snap length). */
+static void count_body(struct h1_side *s, struct exchange *x, uint64_t n)
+{
+    uint64_t now = s->conn->now_us;
     if (x->body_bytes == 0) {
         x->t_body_first_us = now;
         x->body_in_header_segment = s->chunk_no == s->hdr_chunk_no;
@@ -442,13 +459,6 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     if (now > x->t_body_last_us)
         x->t_body_last_us = now;
     x->body_bytes += n;
-    return 0;
-}
-
-static int on_message_complete(llhttp_t *p)
-{
-    side_of(p)->ev = EV_COMPLETE;
-    return HPE_PAUSED;
 }
 
 /* ---- feeding ---------------------------------------------------------------------- */
@@ -673,6 +683,155 @@ static void *conn_open(void *owner, const struct flow *f)
     return c;
 }
 
+/* ---- the snap length ------------------------------------------------------------- */
+
+/* The snap length hid where the message in progress ends. A response is over as far
+ * as we can tell (its status, if it got that far, stands); a request stays this side's
+ * current one, and what the client sends until its next message counts as its body.
+ * Nothing is flagged gap or resync: no byte was lost in transit or by the capture. */
+static void snap_skip(struct h1_side *s)
+{
+    struct h1_conn *c = s->conn;
+    struct exchange *x = s->cur;
+    if (s->d == DIR_S2C) {
+        s->cur = NULL;
+        if (x && x->status)
+            x->resp_complete = true;
+    }
+    side_reset_parser(s);
+    s->state = H1_SNAPSKIP;
+    c->h->st.snap_skips++;
+    emit_ready(c);
+}
+
+/* The snap length cut a header block: keep what fitted, as if the block ended at the
+ * cut (senders write a header block in one piece, so it most likely ends with the
+ * segment). A status line that got as far as its code gives the status. */
+static void snap_cut_headers(struct h1_side *s)
+{
+    struct exchange *x = s->cur;
+    llhttp_t *p = &s->parser;
+    if (x && s->d == DIR_S2C && p->status_code < 100) {
+        /* cut inside the status line: nothing known of this response */
+        s->cur = NULL;
+        if (!drop_if_empty(s, x))
+            x->flags |= XF_HEADERS_TRUNCATED;
+        x = NULL;
+    }
+    if (x) {
+        x->flags |= XF_HEADERS_TRUNCATED;
+        if (s->d == DIR_C2S) {
+            if (!x->s[XS_METHOD].len)
+                salvage_request(s, x);
+            x->t_hdr_us = s->conn->now_us;
+            x->http_major = p->http_major;
+            x->http_minor = p->http_minor;
+            x->snap_cut_request = true; /* framing unknown: neither declared nor absent */
+        } else if (p->status_code >= 100 && p->status_code <= 999) {
+            response_headers_complete(s, p);
+        }
+        keep_raw_block(s);
+        x->flags |= XF_HEADERS_TRUNCATED;
+    }
+    snap_skip(s);
+}
+
+/* Stand-in bytes for uncaptured ones inside a body whose framing llhttp knows (up to
+ * `n`, never past the body's end): they count as body bytes, seen at this time. */
+static void snap_in_body(struct h1_side *s, uint64_t n)
+{
+    static const uint8_t zeros[4096];
+    while (n && s->state == H1_BODY) {
+        size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+        feed(s, zeros, k);
+        n -= k;
+    }
+}
+
+/* The cut came between messages, so a message may start in it. On the server side it
+ * is the answer to the oldest request still waiting (a server speaks only when asked):
+ * that exchange's response was not captured (headers_truncated, no status), so the
+ * next status line seen pairs with the request after it. */
+static void snap_hidden_start(struct h1_side *s)
+{
+    struct h1_conn *c = s->conn;
+    c->h->st.snap_hidden_starts++;
+    if (s->d == DIR_S2C) {
+        struct exchange *x = awaiting_response(c);
+        if (x) {
+            x->flags |= XF_HEADERS_TRUNCATED;
+            x->resp_complete = true;
+        }
+    }
+    snap_skip(s);
+}
+
+static void conn_uncaptured(void *st, enum dir d, uint64_t n, uint64_t ts_us)
+{
+    struct h1_conn *c = st;
+    struct h1_side *s = &c->side[d];
+    if (ts_us > c->now_us)
+        c->now_us = ts_us;
+    llhttp_t *p = &s->parser;
+    switch (s->state) {
+    case H1_DEAD:
+    case H1_UPGRADE_WAIT:
+    case H1_RESYNC:
+        return; /* nothing followed here anyway */
+    case H1_SNAPSKIP:
+        if (d == DIR_C2S && s->cur)
+            count_body(s, s->cur, n);
+        return;
+    case H1_IDLE:
+        snap_hidden_start(s); /* a message may begin in the bytes we cannot see */
+        return;
+    case H1_HEADERS:
+        snap_cut_headers(s);
+        return;
+    case H1_BODY:
+        break;
+    }
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    bool cl = !chunked && (p->flags & F_CONTENT_LENGTH);
+    if (cl) {
+        uint64_t left = p->content_length;
+        snap_in_body(s, n < left ? n : left);
+        if (n > left && s->state != H1_DEAD)
+            snap_hidden_start(s); /* the next message starts inside the cut */
+        return;
+    }
+    if (!chunked && llhttp_message_needs_eof(p)) {
+        snap_in_body(s, n); /* a response read until the connection ends */
+        return;
+    }
+    /* a chunked body whose chunk sizes may be in the cut: framing lost */
+    if (d == DIR_C2S && s->cur)
+        count_body(s, s->cur, n);
+    snap_skip(s);
+}
+
+/* A segment arrives while the snap length hides where the last message ended. If it
+ * starts like a message, the wait is over (true: parse it); otherwise its bytes are
+ * the client's cut request's body, or skipped. */
+static bool snap_resume(struct h1_side *s, const uint8_t *p, size_t n)
+{
+    struct h1_conn *c = s->conn;
+    if (!looks_like_start(s, p, n)) {
+        if (s->d == DIR_C2S && s->cur)
+            count_body(s, s->cur, n);
+        else
+            c->h->st.resync_skipped += n;
+        return false;
+    }
+    struct exchange *x = s->cur;
+    if (x) { /* the cut request ended where this one starts */
+        message_done(s);
+        emit_ready(c);
+    }
+    side_reset_parser(s);
+    return true;
+}
+
 static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t ts_us)
 {
     struct h1_conn *c = st;
@@ -686,6 +845,8 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
         c->h->st.resync_skipped += n;
         return;
     }
+    if (s->state == H1_SNAPSKIP && !snap_resume(s, p, n))
+        return;
     if (s->state == H1_RESYNC) {
         size_t k = find_message_start(s, p, n, true);
         c->h->st.resync_skipped += k;
@@ -719,7 +880,12 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
      * now starts a request line, the body was abandoned and this is a new request
      * (often the retry without Expect), not body bytes. */
     struct exchange *x = s->cur;
-    if (d == DIR_C2S && s->state == H1_BODY && x && x->status &&
+    /* When the server's direction has not shown a single packet, the capture is
+     * one-sided (flow_one_sided()): the answer may have come unseen, so a request line
+     * where the body was due is taken as the next request too (a client whose bytes
+     * were acknowledged had its server's packets on the wire). */
+    bool unseen_answer = c->f->packets[DIR_S2C] == 0;
+    if (d == DIR_C2S && s->state == H1_BODY && x && (x->status || unseen_answer) &&
         x->body_bytes + x->body_missing == 0 && sniff_request_line(p, n) != SNIFF_NO) {
         x->body_abandoned = true;
         c->h->st.abandoned_bodies++;
@@ -770,7 +936,9 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
  * to a client that never started the body, or a complete body, is no cut-off. */
 static bool upload_cut_off(const struct h1_conn *c, const struct exchange *x)
 {
-    return !c->client_eof && x->has_request && !x->req_complete &&
+    /* a request whose header block the snap length cut has no known framing: whether
+     * its upload was complete cannot be told */
+    return !c->client_eof && x->has_request && !x->req_complete && !x->snap_cut_request &&
            x->body_bytes + x->body_missing > 0;
 }
 
@@ -803,6 +971,12 @@ static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
         if (llhttp_finish(&srv->parser) == HPE_PAUSED && srv->ev == EV_COMPLETE)
             message_done(srv);
     }
+    /* a request whose end the snap length hid ends with the connection */
+    struct h1_side *cli = &c->side[DIR_C2S];
+    if (cli->state == H1_SNAPSKIP && cli->cur) {
+        cli->cur->req_complete = true;
+        cli->cur = NULL;
+    }
     /* a message cut off at its first bytes is no exchange (see drop_if_empty) */
     for (int d = 0; d < 2; d++) {
         struct h1_side *s = &c->side[d];
@@ -832,6 +1006,7 @@ static const struct stream_sink_ops ops = {
     .gap = conn_gap,
     .eof = conn_eof,
     .close = conn_close,
+    .uncaptured = conn_uncaptured,
 };
 
 const struct stream_sink_ops *h1_sink_ops(void)

@@ -17,6 +17,12 @@
  * - a gap inside a Content-Length body is skipped and the stream goes on; any other
  *   gap, or bytes llhttp rejects, make that direction resynchronise at the next
  *   request or status line;
+ * - bytes the snap length kept out of the capture (uncaptured, stream.h) are not a
+ *   gap: inside a body whose framing is known they count as body bytes; a header block
+ *   cut inside keeps what fitted (a status line up to its code is a status) and is
+ *   flagged headers_truncated; where the cut hides where a message ends, the
+ *   direction waits for the next segment that starts like a message (the client's
+ *   bytes until then count as the cut request's body), without gap or resync flags;
  * - responses to HEAD, and 204 and 304, have no body whatever Content-Length says;
  * - CONNECT answered 2xx and 101 Switching Protocols end HTTP on the flow; a declined
  *   Upgrade does not.
@@ -66,6 +72,10 @@ struct h1_stats {
     uint64_t tunnels;           /* CONNECT 2xx or 101: HTTP ended on the flow */
     uint64_t abandoned_bodies;  /* a new request came where a body was due */
     uint64_t alloc_failures;
+    uint64_t snap_skips;        /* messages whose end the snap length hid: the direction
+                                   waited for a segment starting like a message */
+    uint64_t snap_hidden_starts;/* message starts the snap length may have hidden (a cut
+                                   between messages): such a message is not seen */
 };
 
 struct h1;

@@ -159,9 +159,19 @@ static bool is_100_continue(const struct sbuf *b)
     return true;
 }
 
-static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x)
+static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x,
+                                   bool one_sided)
 {
     uint64_t body = x->body_bytes + x->body_missing;
+    if (one_sided) {
+        /* The server's side is not in the capture: whether a 100 or a final status
+         * came is unknown, so a wait says nothing (it may have been for a 100 that
+         * came). Only a body in the very segment that ended the headers shows a client
+         * that did not wait at all. */
+        if (body && x->body_in_header_segment)
+            return V_NO_WAIT;
+        return V_INCOMPLETE;
+    }
     if (x->status && x->body_at_final == 0)
         return body ? V_BODY_AFTER_FINAL : V_EARLY_FINAL;
     if (x->t_100_us && x->body_at_100 == 0 && body)
@@ -184,6 +194,18 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     bool has_100 = x->t_100_us != 0;
     bool http10 = x->http_major == 1 && x->http_minor == 0;
     bool expect_100 = x->has_expect && is_100_continue(&x->s[XS_EXPECT]);
+    bool one_sided = flow_one_sided(f);
+    if (one_sided)
+        fl |= XF_ONE_SIDED;
+    /* pipelined says an earlier request was still unanswered: unknowable when the
+     * server's side is not in the capture */
+    if (one_sided && !f->packets[DIR_S2C])
+        fl &= ~(uint32_t)XF_PIPELINED;
+    /* The snap length cut the request's header block, and its Expect (curl's comes
+     * last) may have been in the cut: a 100 is then taken as the answer to it, not as
+     * unsolicited (servers send 100 to an Expect in practice). */
+    if (!x->has_expect && x->snap_cut_request && has_100)
+        expect_100 = true;
 
     if (expect_100 && has_100 && x->body_at_100 > 0)
         fl |= XF_LATE_100; /* without Expect, a 100 after the body is just unsolicited */
@@ -231,16 +253,16 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
         }
     }
     if (r == V_NONE) {
-        if (x->has_request && x->has_expect && !expect_100)
+        if (x->has_expect && !expect_100)
             r = V_UNSUPPORTED_EXPECTATION;
         else if (x->status == 417)
             r = V_EXPECTATION_FAILED;
-        else if (expect_100 && !x->body_declared)
+        else if (expect_100 && !x->body_declared && !x->snap_cut_request)
             r = V_EXPECT_WITHOUT_BODY;
         else if (expect_100 && http10)
             r = V_HTTP10_EXPECT;
         else if (expect_100)
-            r = expect_outcome(v, x);
+            r = expect_outcome(v, x, one_sided);
         else if (has_100)
             r = V_UNSOLICITED_100;
         else

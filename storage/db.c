@@ -894,6 +894,28 @@ static int write_input_packets(struct db *db, const struct db_run_stats *s)
     return rc == SQLITE_DONE ? 0 : fail(db, "finishing the inputs");
 }
 
+/* The capture's shape (schema revision 7): snap length and what it cut, one-sided
+ * flows. SQLITE_DONE's 0, or -1. */
+static int update_run_shape(struct db *db, const struct db_run_stats *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->conn,
+            "UPDATE runs SET snaplen = ?, payload_packets = ?, snap_cut_packets = ?,"
+            " one_sided_flows = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (s->snaplen > 0)
+        sqlite3_bind_int(st, 1, s->snaplen);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, (int64_t)s->payload_packets);
+    sqlite3_bind_int64(st, 3, (int64_t)s->snap_cut_packets);
+    sqlite3_bind_int64(st, 4, (int64_t)s->one_sided_flows);
+    sqlite3_bind_int64(st, 5, db->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The run's row: its counters while it goes on (final false: finished_at stays NULL),
  * or its end. */
 static int update_run(struct db *db, const struct db_run_stats *s, bool final)
@@ -934,6 +956,8 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
+        return fail(db, final ? "finishing the run" : "updating the run");
+    if (update_run_shape(db, s) != 0)
         return fail(db, final ? "finishing the run" : "updating the run");
     if (write_input_packets(db, s) != 0)
         return -1;

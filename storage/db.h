@@ -77,6 +77,10 @@ struct db_run_stats {
     uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
     uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
     uint64_t hops_linked, hops_ambiguous; /* the path analysis (hops.h) */
+    /* the capture's shape: snap length (0 unknown), TCP segments with payload, those
+     * the snap length cut, HTTP flows seen one way only */
+    int snaplen;
+    uint64_t payload_packets, snap_cut_packets, one_sided_flows;
     const uint64_t *input_packets; /* records read from each input of db_run_info, in
                                       its order; may be NULL */
     int n_inputs;

@@ -101,6 +101,18 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         "SELECT server_ip, server_port, n_100, continue_ms_p50, continue_ms_p95, n_wait,"
         " wait_ms_p50, wait_ms_p95 FROM v_server_timing_by_run WHERE run_id = ?1"
         " ORDER BY n_100 + n_wait DESC LIMIT 10" },
+    /* the rule of analyze's summary: most TCP payload segments cut (more than half) */
+    [DBR_CAPTURE] = {
+        "SELECT id AS run, snaplen, payload_packets, snap_cut_packets, one_sided_flows,"
+        " undecodable, TRIM("
+        "  CASE WHEN payload_packets > 0 AND snap_cut_packets * 2 > payload_packets"
+        "   THEN 'most cut by snaplen ' || COALESCE(snaplen, '?') || '; ' ELSE '' END ||"
+        "  CASE WHEN one_sided_flows > 0 THEN 'one-sided flows; ' ELSE '' END ||"
+        "  CASE WHEN undecodable > 0 THEN 'undecodable packets; ' ELSE '' END, '; ')"
+        " AS warning"
+        " FROM runs WHERE (?1 = 0 OR id = ?1) AND (snap_cut_packets > 0"
+        "  OR one_sided_flows > 0 OR undecodable > 0) ORDER BY id",
+        NULL },
     [DBR_PATHS] = { PATHS_SQL("v_path_compare", "", "1"),
                     PATHS_SQL("v_path_compare_by_run", "WHERE run_id = ?1 ", "run_id = ?1") },
     [DBR_CLIENT_TIMERS] = {

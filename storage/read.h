@@ -49,6 +49,9 @@ enum dbr_query {
                           Hosts whose paths disagree first */
     DBR_CLIENT_TIMERS, /* per client, the expectation timer its fallbacks show, and its
                           waits longer than any common timer (v_client_timers) */
+    DBR_CAPTURE,       /* runs whose capture's shape limits what it shows: snap length,
+                          cut segments, one-sided flows, undecodable packets, and the
+                          warning analyze printed */
     DBR_QUERY_COUNT
 };
 

@@ -312,6 +312,7 @@ static const char rev6[] =
     "ALTER TABLE runs ADD COLUMN snaplen INTEGER;"     /* the capture's, when it says */ \
     "ALTER TABLE runs ADD COLUMN snap_cut_packets INTEGER;" /* captured < on the wire */ \
     "ALTER TABLE runs ADD COLUMN one_sided_flows INTEGER;"  /* one direction unseen */   \
+    "ALTER TABLE runs ADD COLUMN payload_packets INTEGER;"  /* TCP segments with data */ \
     "ALTER TABLE runs ADD COLUMN violations INTEGER;"
 /* Violations per server and per user agent (docs/sql-cookbook.md). */
 #define REV7_RULE_VIEWS ""

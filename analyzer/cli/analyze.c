@@ -3,7 +3,7 @@
  * database in time order. See cli.h.
  *
  * Owns: what the summary tallies while the run goes (per server, per flag, the waits
- * of timeout fallbacks, flows that show one direction only), and the temporary
+ * of timeout fallbacks, flows where the capture lost bytes), and the temporary
  * database behind --list --no-db.
  */
 #include <errno.h>
@@ -42,7 +42,6 @@ struct analyze {
     uint32_t *wait_bins;           /* timeout_fallback waits, WAIT_BINS + 1 bins */
     uint64_t fallbacks;
     double wait_min_ms, wait_max_ms;
-    uint64_t one_sided_flows;      /* HTTP flows with payload one way only */
     uint64_t gap_flows;            /* HTTP flows where the capture lost bytes */
 };
 
@@ -100,8 +99,6 @@ static void on_flow(void *ctx, const struct flow_result *r)
     struct analyze *a = ctx;
     if (!r->v.exchanges)
         return;
-    if (!r->f->payload_bytes[DIR_C2S] || !r->f->payload_bytes[DIR_S2C])
-        a->one_sided_flows++;
     if (r->rc->missing_bytes[DIR_C2S] + r->rc->missing_bytes[DIR_S2C])
         a->gap_flows++;
 }
@@ -205,16 +202,27 @@ static void warnings(FILE *out, const struct analyze *a, const struct pipeline_t
 {
     const struct source_stats *s = &t->source;
     char text[400];
-    if (s->cut_packets) {
+    if (t->payload_packets && t->snap_cut_packets * 2 > t->payload_packets) {
+        /* most of the traffic: Ethernet, IPv4 and TCP with timestamps take 66 bytes */
+        snprintf(text, sizeof text, "warning: the snap length (%d) cut %" PRIu64 " of %"
+                 PRIu64 " TCP payload segments (%.0f%%): only about the first %d bytes of "
+                 "each are seen, so longer header blocks are truncated (flag "
+                 "headers_truncated; an Expect past the cut is not seen); bodies are still "
+                 "counted", t->snaplen, t->snap_cut_packets, t->payload_packets,
+                 100.0 * (double)t->snap_cut_packets / (double)t->payload_packets,
+                 t->snaplen > 66 ? t->snaplen - 66 : 0);
+        cli_wrap(out, text, 0, 2);
+    } else if (s->cut_packets) {
         snprintf(text, sizeof text, "warning: %" PRIu64 " packets (%.1f%%) were cut by the "
                  "snap length: header blocks may be incomplete", s->cut_packets,
                  100.0 * (double)s->cut_packets / (double)(s->packets ? s->packets : 1));
         cli_wrap(out, text, 0, 2);
     }
-    if (a->one_sided_flows) {
-        snprintf(text, sizeof text, "warning: %" PRIu64 " of %" PRIu64 " HTTP flows show "
-                 "bytes one way only (asymmetric routing, a one-way span port?): their "
-                 "waits and verdicts may be wrong", a->one_sided_flows, t->http_flows);
+    if (t->one_sided_flows) {
+        snprintf(text, sizeof text, "warning: %" PRIu64 " of %" PRIu64 " HTTP flows were "
+                 "seen one way only (asymmetric routing, a one-way span port?): their "
+                 "exchanges are flagged one_sided and get no verdict from a wait",
+                 t->one_sided_flows, t->http_flows);
         cli_wrap(out, text, 0, 2);
     }
     if (a->gap_flows) {
@@ -285,7 +293,8 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     }
     warnings(out, a, t);
     uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
-                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT];
+                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT] +
+                    hs->snap_hidden_starts;
     if (!lost)
         return;
     const struct {
@@ -297,6 +306,7 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
         { hs->pipeline_overflow + hs->live_overflow, "pipeline overflows" },
         { t->flows.evicted, "flows evicted (--max-flows)" },
         { t->dec[DEC_FRAGMENT], "IP fragments skipped" },
+        { hs->snap_hidden_starts, "message starts the snap length may have hidden" },
     };
     fprintf(out, "not fully analysed:\n");
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)

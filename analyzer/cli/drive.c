@@ -29,7 +29,17 @@ struct source *cli_open_inputs(const struct options *o, int *status)
     if (!src) {
         fprintf(stderr, "expectscope: %s\n", err);
         *status = why == SOURCE_FILE_BAD_FILTER ? EXIT_USAGE : EXIT_INPUT;
+        return NULL;
     }
+    /* one of several inputs whose link type we do not decode: the others go on */
+    int n = 0;
+    const struct source_input *in = source_inputs(src, &n);
+    for (int i = 0; i < n; i++)
+        if (in[i].undecodable)
+            fprintf(stderr, "expectscope: warning: %s: link type %d (%s) is not decoded;"
+                    " its packets are counted as undecodable, the other inputs are"
+                    " analysed\n", in[i].path, in[i].linktype,
+                    in[i].link_name ? in[i].link_name : "unknown");
     return src;
 }
 

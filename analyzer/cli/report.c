@@ -35,6 +35,8 @@ static const struct {
       "time to 100 Continue and client wait per server (ms):" },
     { DBR_CLIENT_TIMERS, "client_timers",
       "client expectation timers (timer_ms: median fallback wait; long: over 5 s):" },
+    /* printed only when some run has something to say */
+    { DBR_CAPTURE, "capture", "capture shape (what the capture could not show):" },
 };
 
 /* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
@@ -185,7 +187,8 @@ static void table_print(const struct table *t, const char *title, int width, FIL
 }
 
 /* 0, -1 on an SQL error (dbr_error()), -2 on no memory. */
-static int section_table(struct dbr_rows *rows, const char *title, int width, FILE *out)
+static int section_table(struct dbr_rows *rows, const char *title, bool quiet_empty,
+                         int width, FILE *out)
 {
     struct table t = { NULL, dbr_ncols(rows), 0, calloc((size_t)dbr_ncols(rows) + 1, 1) };
     size_t cap = 0;
@@ -193,7 +196,7 @@ static int section_table(struct dbr_rows *rows, const char *title, int width, FI
     while (rc == 1 && (rc = dbr_next(rows)) == 1)
         if (table_add(&t, &cap, rows, false) != 0)
             rc = -2;
-    if (rc == 0)
+    if (rc == 0 && !(t.rows == 1 && quiet_empty))
         table_print(&t, title, width, out);
     table_free(&t);
     return rc;
@@ -246,6 +249,7 @@ int cmd_report(const struct options *o)
         rc = !rows ? -1
              : o->json ? section_json(rows, sections[i].name, out)
                        : section_table(rows, sections[i].title,
+                                       sections[i].q == DBR_CAPTURE,
                                        sections[i].q == DBR_CLIENT_TIMERS && width > TIMERS_WIDTH
                                            ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);

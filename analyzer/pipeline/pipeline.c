@@ -132,6 +132,8 @@ static void on_release(void *ctx, struct flow *f)
     if (r.v.exchanges) {
         p->tot.http_flows++;
         p->tot.flow_verdicts[r.v.verdict]++;
+        if (flow_one_sided(f))
+            p->tot.one_sided_flows++;
     }
     /* a file that cannot be written is counted in the evidence stats; the run goes on */
     if (p->evidence)
@@ -213,6 +215,9 @@ static int begin_run(struct pipeline *p, char *err, size_t err_len)
         return -1;
     }
     for (int i = 0; i < n; i++)
+        if (in[i].snaplen > p->tot.snaplen)
+            p->tot.snaplen = in[i].snaplen; /* inputs that differ: the largest */
+    for (int i = 0; i < n; i++)
         rows[i] = (struct db_input){ in[i].path, in[i].compression, in[i].linktype,
                                      in[i].size, in[i].first_packet_us, in[i].head_hash,
                                      in[i].head_bytes };
@@ -243,6 +248,10 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
     t->dec[dr]++;
     if (dr != DEC_TCP)
         return;
+    if (d.payload_len || d.payload_cut) {
+        t->payload_packets++;
+        t->snap_cut_packets += d.payload_cut != 0;
+    }
     d.ts_us = sp->ts_us;
     struct flow_hit hit = flow_table_packet(p->ft, &d);
     /* stragglers too: the flow counts them, so its evidence shows them */
@@ -377,6 +386,10 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .pipeline_overflows = t->http.pipeline_overflow + t->http.live_overflow,
         .hops_linked = t->hops.linked,
         .hops_ambiguous = t->hops.ambiguous,
+        .snaplen = t->snaplen,
+        .payload_packets = t->payload_packets,
+        .snap_cut_packets = t->snap_cut_packets,
+        .one_sided_flows = t->one_sided_flows,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);

@@ -95,6 +95,13 @@ struct pipeline_totals {
     uint64_t flow_verdicts[V_COUNT];/* finished flows by their verdict */
     struct evidence_stats evidence; /* zero when not saving evidence */
     uint64_t first_packet_us, last_packet_us;
+    /* the capture's shape */
+    int snaplen;                    /* the largest snap length of the inputs, 0 unknown */
+    uint64_t payload_packets;       /* TCP segments with payload (captured or not) */
+    uint64_t snap_cut_packets;      /* of those, segments whose payload the snap length
+                                       cut (decode.h payload_cut) */
+    uint64_t one_sided_flows;       /* finished HTTP flows seen one way only
+                                       (flow_one_sided()) */
     bool ended;                     /* the source reported its end */
     bool source_failed;             /* the source reported an error (a read error, an
                                        interface that went away) */

@@ -114,12 +114,14 @@ wait_listen() {
 # default 2 MiB then holds ~30 packets; -Z root keeps the file root-owned. A capture
 # the kernel dropped packets from is taken again (CAP_DROPS). Several captures may run
 # at once (cap_stop stops them all); their logs are tcpdump.log, tcpdump2.log, ...
+# CAP_SNAPLEN (default 0: whole packets) is the snap length of the next cap_start.
 CAP_PIDS=()
 cap_start() {
     local ns=$1 ifc=$2 file=$3 i name=tcpdump
     shift 3
     [[ ${#CAP_PIDS[@]} -eq 0 ]] || name=tcpdump$((${#CAP_PIDS[@]} + 1))
-    bg "$ns" "$name" tcpdump -i "$ifc" -s 0 -B 32768 -U --immediate-mode -Z root \
+    bg "$ns" "$name" tcpdump -i "$ifc" -s "${CAP_SNAPLEN:-0}" -B 32768 -U --immediate-mode \
+        -Z root \
         -w "$file" "$@"
     CAP_PIDS+=("$BG_PID:$name")
     for i in $(seq 100); do

@@ -10,13 +10,16 @@
  *               h0 bits 3-4  verdict thresholds: defaults, tiny, huge, mixed
  *               h0 bit 5     two connections (same client, so a 417 on one can be
  *                            retried on the other)
+ *               h0 bit 6     one-sided: the flows have seen no server packet
  *   chunk       c0 bit 0     direction (1: server to client)
  *               c0 bits 1-3  0-5 data, 6 gap, 7 eof of that direction
  *               c0 bit 4     which connection (with two)
+ *               c0 bit 6     with 6: uncaptured bytes (the snap length), not a gap
  *               c1-c2        time step: (value mod 20001) times 100 us, 0..2000 ms
  *               c3-c4        data: length (clamped to what is left; 0 is skipped);
  *                            gap: bytes missing (0 counts as 1; from 0xff00 on,
- *                            (low byte + 1) << 32: a gap no body could fill)
+ *                            (low byte + 1) << 32: a gap no body could fill);
+ *                            uncaptured: that many bytes (0 counts as 1)
  *
  * Reassembly's contract is kept: no empty data or gap, nothing in a direction after its
  * eof. The exchange sink judges each exchange and reads every byte of it.
@@ -120,6 +123,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f[i].slot = (uint32_t)i;
         f[i].roles = ROLES_SYN;
         f[i].syn_seen = true;
+        /* h0 bit 6: a one-sided capture (no packet seen from the server) */
+        f[i].packets[DIR_C2S] = 1;
+        f[i].packets[DIR_S2C] = h0 & 0x40 ? 0 : 1;
         st[i] = ops->open(h, &f[i]);
     }
 
@@ -143,7 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (kind == 6) {
             uint64_t missing = len >= 0xff00 ? ((uint64_t)(len & 0xff) + 1) << 32
                                              : len ? len : 1;
-            if (st[k] && !eof[k][d])
+            /* bit 6: bytes the snap length kept out (uncaptured), not a gap */
+            if (st[k] && !eof[k][d] && (c[0] & 0x40))
+                ops->uncaptured(st[k], d, len ? len : 1, now);
+            else if (st[k] && !eof[k][d])
                 ops->gap(st[k], d, missing, now);
         } else if (!eof[k][d]) {
             eof[k][d] = true;

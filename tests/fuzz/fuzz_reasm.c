@@ -105,7 +105,8 @@ static void s_close(void *st, enum end_reason why, uint64_t ts_us)
     free(s);
 }
 
-static const struct stream_sink_ops sink_ops = { s_open, s_data, s_gap, s_eof, s_close };
+static const struct stream_sink_ops sink_ops = { s_open, s_data, s_gap, s_eof, s_close,
+                                                 NULL };
 
 /* ---- the driver ---- */
 

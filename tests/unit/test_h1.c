@@ -4,7 +4,8 @@
  *
  * Fixture lines: "> bytes" client to server, "< bytes" server to client (escapes
  * \r \n \t \\ \xNN), "@+MS" advance the clock, "! eof <" the server's FIN ("! eof >"
- * the client's), "! fin|rst" end the connection,
+ * the client's), "! fin|rst" end the connection, "~> N" / "~< N" N bytes the snap length
+ * kept out of the capture (uncaptured, stream.h),
  * "= SEQ VERDICT FLAGS" the expected result ("-" for no flags, any order), "#" comment.
  */
 #include <dirent.h>
@@ -18,8 +19,10 @@
 enum { MAX_EVENTS = 64, MAX_EXPECT = 16, MAX_BYTES = 4096 };
 
 struct event {
-    char kind;      /* '>', '<', '!' */
+    char kind;      /* '>', '<', '!', 'U' uncaptured */
     uint64_t ts_us;
+    uint64_t cut;   /* 'U': how many bytes */
+    enum dir d;     /* 'U': which way */
     size_t n;
     uint8_t bytes[MAX_BYTES];
 };
@@ -92,6 +95,12 @@ static int load(const char *path, struct fixture *fx)
             e->kind = line[0];
             e->ts_us = now;
             e->n = unescape(line + 2, e->bytes);
+        } else if (line[0] == '~' && fx->n_ev < MAX_EVENTS) {
+            struct event *e = &fx->ev[fx->n_ev++];
+            e->kind = 'U';
+            e->d = line[1] == '>' ? DIR_C2S : DIR_S2C;
+            e->cut = strtoull(line + 3, NULL, 10);
+            e->ts_us = now;
         } else if (line[0] == '!' && fx->n_ev < MAX_EVENTS) {
             struct event *e = &fx->ev[fx->n_ev++];
             /* "! eof <" or "! eof >": one side's FIN; "! fin", "! rst": the end;
@@ -178,6 +187,7 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
     f.key.addr[1][0] = 10, f.key.addr[1][3] = 2;
     f.key.port[0] = 40000, f.key.port[1] = 80;
     f.id = 1;
+    f.packets[DIR_C2S] = f.packets[DIR_S2C] = 1; /* both ways captured (flow_one_sided) */
     void *st = ops->open(h, &f);
     enum end_reason end = END_FIN;
     uint64_t last = 0;
@@ -191,6 +201,10 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
         }
         if (e->kind == 'S' || e->kind == 'C') {
             ops->eof(st, e->kind == 'S' ? DIR_S2C : DIR_C2S, e->ts_us);
+            continue;
+        }
+        if (e->kind == 'U') {
+            ops->uncaptured(st, e->d, e->cut, e->ts_us);
             continue;
         }
         enum dir d = e->kind == '>' ? DIR_C2S : DIR_S2C;

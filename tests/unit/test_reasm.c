@@ -126,8 +126,19 @@ static void rec_eof(void *st, enum dir d, uint64_t ts)
              (unsigned long long)ts);
 }
 
+static void rec_uncaptured(void *st, enum dir d, uint64_t n, uint64_t ts)
+{
+    struct rec_flow *r = st;
+    if (r->closed || n == 0)
+        the_rec->anomalies++;
+    char buf[64];
+    snprintf(buf, sizeof buf, "u%d:%llu@%llu", (int)d, (unsigned long long)n,
+             (unsigned long long)ts);
+    logf_(r, buf);
+}
+
 static const struct stream_sink_ops rec_ops = { rec_open, rec_data, rec_gap, rec_eof,
-                                                rec_close };
+                                                rec_close, rec_uncaptured };
 
 /* ---- the driver ---- */
 
@@ -852,7 +863,7 @@ static void test_rst(void)
 
 static void test_snaplen(void)
 {
-    check_case("snaplen-cut payload becomes a gap");
+    check_case("snaplen-cut payload is uncaptured, not a gap");
     struct env e;
     env_init(&e, 0, 0, true);
     handshake(&e, 1);
@@ -863,12 +874,14 @@ static void test_snaplen(void)
     c2s(&e, 50, 1124, "z");
     segn(&e, 60, DIR_C2S, TCP_ACK, 1125, 5001, NULL, 0, 50); /* nothing captured */
     c2s(&e, 70, 1175, "!");
-    CHECK_STR(log_of(&e, 1), "d0:5@10 g0:95@10 d0:5@20 d0:5@40 d0:3@40 g0:10@40 "
-                             "d0:1@50 g0:50@60 d0:1@70");
+    CHECK_STR(log_of(&e, 1), "d0:5@10 u0:95@10 d0:5@20 d0:5@40 d0:3@40 u0:10@40 "
+                             "d0:1@50 u0:50@60 d0:1@70");
     check_bytes(&e, 1, DIR_C2S, "helloworld12345abcz!", 20);
     env_end(&e);
-    CHECK_EQ(done_of(&e, 1)->c.missing_bytes[DIR_C2S], 155);
-    CHECK_EQ(done_of(&e, 1)->c.gaps, 3);
+    /* the 5-byte hole was filled; everything else was on the wire, only not kept */
+    CHECK_EQ(done_of(&e, 1)->c.missing_bytes[DIR_C2S], 0);
+    CHECK_EQ(done_of(&e, 1)->c.gaps, 0);
+    CHECK_EQ(done_of(&e, 1)->c.snap_cut_bytes[DIR_C2S], 155);
     env_free(&e);
 
     check_case("a snap-cut retransmission reaching past held data, then RST");
@@ -878,11 +891,31 @@ static void test_snaplen(void)
     c2s(&e, 20, 1020, "zz");
     segn(&e, 30, DIR_C2S, TCP_ACK, 1001, 5001, "hel", 3, 20); /* announces [1001,1024) */
     segn(&e, 40, DIR_S2C, TCP_RST, 5001, 0, NULL, 0, 0);
-    CHECK_STR(log_of(&e, 1), "d0:5@10 g0:18@30 c:rst@40");
+    CHECK_STR(log_of(&e, 1), "d0:5@10 u0:18@30 c:rst@40");
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 0);
     env_end(&e);
     CHECK_EQ(done_of(&e, 1)->c.retransmissions, 1);
-    CHECK_EQ(done_of(&e, 1)->c.missing_bytes[DIR_C2S], 18);
+    CHECK_EQ(done_of(&e, 1)->c.missing_bytes[DIR_C2S], 0);
+    CHECK_EQ(done_of(&e, 1)->c.snap_cut_bytes[DIR_C2S], 18);
+
+    env_free(&e);
+
+    check_case("a sink without uncaptured() hears a snap cut as a gap");
+    {
+        static const struct stream_sink_ops gap_only = { rec_open, rec_data, rec_gap,
+                                                         rec_eof, rec_close, NULL };
+        env_init(&e, 0, 0, true);
+        reasm_free(e.ra);
+        e.ra = reasm_new(flow_table_capacity(e.ft), REASM_DEFAULT_OOO_GLOBAL, &gap_only,
+                         &e.rec);
+        handshake(&e, 1);
+        segn(&e, 10, DIR_C2S, TCP_ACK, 1001, 5001, "hello", 5, 95);
+        c2s(&e, 20, 1101, "world");
+        CHECK_STR(log_of(&e, 1), "d0:5@10 g0:95@10 d0:5@20");
+        env_end(&e);
+        CHECK_EQ(done_of(&e, 1)->c.gaps, 0);
+        CHECK_EQ(done_of(&e, 1)->c.snap_cut_bytes[DIR_C2S], 95);
+    }
     env_free(&e);
 }
 

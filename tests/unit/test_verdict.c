@@ -1151,6 +1151,84 @@ static void test_worse(void)
     CHECK_EQ(verdict_worse(V_NONE, V_NONE), V_NONE);
 }
 
+/* One-sided flows (flow_one_sided()): the capture shows one direction only, so no
+ * verdict may rest on a wait for an answer it cannot see. */
+static const struct {
+    struct xcase row;
+    int seen;           /* 0: client only (no server packet), 1: server only, 2: both,
+                           3: client payload, the server seen only through its ACKs */
+} one_sided_rows[] = {
+    /* the client waited 1 s, then sent the body: a 100 may have come (unseen) */
+    { { .name = "one-sided client: a wait is not timeout_fallback", EXPECT, CL(5000),
+        .body = 5000, .body_first = AT(1000), .req_open = false, .want = "incomplete",
+        .want_flags = "no_final,one_sided" }, 0 },
+    { { .name = "one-sided client: body within --no-wait-ms is not no_wait", EXPECT,
+        CL(5000), .body = 5000, .body_first = AT(1), .want = "incomplete",
+        .want_flags = "no_final,one_sided" }, 0 },
+    { { .name = "one-sided client: body in the header segment is no_wait", EXPECT,
+        CL(5000), .body = 5000, .hdr_seg = true, .body_first = AT(0), .want = "no_wait",
+        .want_flags = "no_final,one_sided" }, 0 },
+    { { .name = "one-sided client: Expect and no body yet", EXPECT, CL(5000),
+        .want = "incomplete", .want_flags = "no_final,one_sided" }, 0 },
+    { { .name = "one-sided client: expect_without_body is the client's own doing", EXPECT,
+        .want = "expect_without_body", .want_flags = "no_final,one_sided" }, 0 },
+    { { .name = "one-sided client: no Expect", .method = "GET", .uri = "/",
+        .want = "plain", .want_flags = "no_final,one_sided" }, 0 },
+    /* the server's side alone: every response lacks its request, so none is judged */
+    { { .name = "one-sided server: a 100 without its request is an orphan, not unsolicited",
+        .lost_request = true, .interim = { 100 }, .t_100 = AT(0), .status = 200,
+        .final = AT(40), .want = "none", .want_flags = "orphan_response,one_sided" }, 1 },
+    { { .name = "one-sided server: a 417 without its request is an orphan",
+        .lost_request = true, .status = 417, .final = AT(1), .want = "none",
+        .want_flags = "orphan_response,one_sided" }, 1 },
+    { { .name = "both ways: the same wait is timeout_fallback", EXPECT, CL(5000),
+        .body = 5000, .body_first = AT(1000), .want = "timeout_fallback",
+        .want_flags = "no_final" }, 2 },
+    { { .name = "server seen only through its ACKs: not one-sided", EXPECT, CL(5000),
+        .body = 5000, .body_first = AT(1000), .want = "timeout_fallback",
+        .want_flags = "no_final" }, 3 },
+};
+
+static void test_one_sided(void)
+{
+    size_t n = ARRAY_LEN(one_sided_rows);
+    struct verdict_engine *v = verdict_new(&cfg_a, (uint32_t)n);
+    CHECK(v != NULL);
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct xcase *c = &one_sided_rows[i].row;
+        name_case("", c->name);
+        check_row(c);
+        struct flow f;
+        mkflow(&f, &ep_main, (uint32_t)i, i + 1);
+        switch (one_sided_rows[i].seen) {
+        case 0:
+            f.packets[DIR_C2S] = 5, f.payload_bytes[DIR_C2S] = 5200;
+            break;
+        case 1:
+            f.packets[DIR_S2C] = 3, f.payload_bytes[DIR_S2C] = 300;
+            break;
+        case 2:
+            f.packets[DIR_C2S] = 5, f.payload_bytes[DIR_C2S] = 5200;
+            f.packets[DIR_S2C] = 3, f.payload_bytes[DIR_S2C] = 300;
+            break;
+        default:
+            f.packets[DIR_C2S] = 5, f.payload_bytes[DIR_C2S] = 5200;
+            f.packets[DIR_S2C] = 4; /* SYN-ACK and ACKs, no payload */
+            break;
+        }
+        CHECK_EQ(flow_one_sided(&f), one_sided_rows[i].seen < 2);
+        judge(v, &f, c, BASE_US + i * SPACING_US, i + 1, c->want, c->want_flags, 0);
+    }
+    check_case("one-sided: a flow with no payload at all is not one-sided");
+    struct flow f;
+    mkflow(&f, &ep_main, 0, 99);
+    f.packets[DIR_C2S] = 1; /* a SYN alone */
+    CHECK(!flow_one_sided(&f));
+    verdict_free(v);
+}
+
 /* Every verdict and flag of DESIGN.md came out of some run above. */
 static void test_coverage(void)
 {
@@ -1161,10 +1239,9 @@ static void test_coverage(void)
     static const uint32_t engine_flags = XF_LATE_100 | XF_MULTIPLE_1XX | XF_HTTP10_1XX |
                                          XF_NO_FINAL | XF_PARTIAL_BODY | XF_BODY_STALL |
                                          XF_DUPLICATE_BODY | XF_VIA_PROXY |
-                                         XF_ORPHAN_RESPONSE | XF_RETRY_FAILED;
+                                         XF_ORPHAN_RESPONSE | XF_RETRY_FAILED | XF_ONE_SIDED;
     static const uint32_t dissector_flags = XF_CONN_RESET | XF_SERVER_CLOSED | XF_GAP |
-                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED |
-                                            XF_ONE_SIDED;
+                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED;
     check_case("coverage: the two flag lists name every flag");
     CHECK_EQ(engine_flags | dissector_flags, (1u << XF_COUNT_BITS) - 1);
     CHECK_EQ(engine_flags & dissector_flags, 0);
@@ -1188,6 +1265,7 @@ int main(void)
     test_index_bound();
     test_flows();
     test_worse();
+    test_one_sided();
     test_coverage();
     exchange_fini(&xb);
     return check_done("test_verdict");
