@@ -125,6 +125,9 @@ struct exchange {
     bool resp_complete;     /* final response fully seen */
     bool body_abandoned;    /* a new request line came where the body was due */
     bool body_declared;     /* Content-Length > 0 or chunked */
+    bool req_close;         /* the request said the connection ends after it: Connection:
+                               close, or HTTP/1.0 without keep-alive (RFC 9112 9.3) */
+    bool resp_close;        /* the final response said so, the same way */
 
     /* decided by the verdict engine */
     enum verdict verdict;
