@@ -482,9 +482,13 @@ static void exchange_rules(struct rules *e, const struct flow *f, const struct e
                  (x->has_content_length ? x->body_at_final < x->content_length
                                         : x->body_at_final == 0);
     if (early && !x->resp_close) {
-        add(e, r, R_S6, xid, fid,
-            "%u after %llu body bytes of %s, without Connection: close", x->status,
-            (unsigned long long)x->body_at_final, x->chunked ? "a chunked body" : "those declared");
+        if (x->has_content_length)
+            add(e, r, R_S6, xid, fid,
+                "%u after %llu of %llu body bytes, without Connection: close", x->status,
+                (unsigned long long)x->body_at_final, (unsigned long long)x->content_length);
+        else
+            add(e, r, R_S6, xid, fid,
+                "%u before the chunked body began, without Connection: close", x->status);
         if (x->body_abandoned)
             add(e, r, R_S7, xid, fid,
                 "%u kept the connection open with the body unread; the client's next "

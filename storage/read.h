@@ -47,6 +47,9 @@ enum dbr_query {
     DBR_SERVER_TIMING, /* time to 100 and client wait per server (percentiles) */
     DBR_PATHS,         /* per Host, each path with its outcomes and wait percentiles, the
                           Hosts whose paths disagree first */
+    DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
+    DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
+    DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */
     DBR_QUERY_COUNT
 };
 
@@ -87,6 +90,10 @@ struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id);
 /* The same row set, made anew for another exchange (an export reads the blocks of
  * every exchange: one statement for all). 0, or -1 (dbr_error()). */
 int dbr_headers_again(struct dbr_rows *rows, int64_t exchange_id);
+
+/* The violations of one exchange (rule, detail), and those of its flow that name no
+ * exchange, in the order they were found. */
+struct dbr_rows *dbr_violations(struct dbr *r, int64_t exchange_id);
 
 /* Step to the next row: 1 a row, 0 the end, -1 an error (dbr_error()). */
 int dbr_next(struct dbr_rows *rows);
