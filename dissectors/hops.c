@@ -441,6 +441,7 @@ static void describe(const struct pend *f, const struct pend *b, struct hop *hop
     hop->front_status = f->status;
     hop->back_status = b->status;
     hop->front_absolute = f->absolute;
+    hop->front_expect = f->expect;
     hop->front_1xx_cl = f->interim_cl;
     hop->front_via = f->req_via;
     hop->back_via = b->req_via;

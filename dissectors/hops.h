@@ -90,6 +90,7 @@ struct hop {
     uint64_t front_flow_id; /* run-local: the front exchange's flow */
     uint16_t front_status, back_status;
     bool front_absolute; /* the client's target was absolute-form: a forward proxy's */
+    bool front_expect;   /* the client's request carried Expect */
     bool front_1xx_cl;   /* a 1xx on the client leg carried Content-Length */
     bool front_via, back_via; /* each request carried Via */
 };

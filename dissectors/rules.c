@@ -333,8 +333,8 @@ static void settle_417s(struct rules *e, struct rule_result *r, bool all)
                 break;
             if (all && p->t_us + e->cfg.retry_window_us >= e->now_us)
                 add(e, r, R_C4, p->xid, p->flow_id,
-                    "no retry before the capture ended, %.1f s after the 417",
-                    ms_between(p->t_us, e->now_us) / 1000.0);
+                    "no retry before the capture ended, %.1f ms after the 417",
+                    ms_between(p->t_us, e->now_us));
             else
                 add(e, r, R_C4, p->xid, p->flow_id,
                     "no retry within the %.0f s retry window after the 417",
@@ -565,7 +565,11 @@ static void connection_rules(struct rules *e, const struct flow *f, const struct
         c->server_close_xid = xid;
     if (x->status && x->resp_major == 1 && x->resp_minor == 0)
         c->server_http10 = true;
-    if (req && http10 && x->status && x->answered_by == ANSWERED_INTERMEDIARY)
+    /* the server of this connection forwards (the answer says an intermediary made it,
+     * or carries a Via the request did not) and kept an HTTP/1.0 client's connection */
+    bool via_answer = x->s[XS_VIA].set && !x->req_via;
+    if (req && http10 && x->status && !x->resp_close &&
+        (x->answered_by == ANSWERED_INTERMEDIARY || via_answer))
         c->http10_proxy_xid = xid;
 }
 
@@ -580,7 +584,9 @@ void rules_exchange(struct rules *e, const struct flow *f, const struct exchange
         mark_retried(e, x->retry_of);
     exchange_rules(e, f, x, r);
     connection_rules(e, f, x, r);
-    if (x->has_request && x->status == 417 && expects_100(x))
+    /* a retry that got a 417 in turn is not waited on again: the client did retry,
+     * and C4 above says whether it kept the Expect */
+    if (x->has_request && x->status == 417 && !x->retry_of && expects_100(x))
         remember_417(e, f, x);
 }
 
@@ -592,7 +598,7 @@ void rules_hop(struct rules *e, const struct hop *h, struct rule_result *r)
     uint64_t xid = h->front_id, fid = h->front_flow_id;
     if (h->findings & HOP_DROPPED_100)
         add(e, r, R_P1, xid, fid, "the upstream sent a 100; the client got none");
-    if ((h->findings & HOP_BUFFERED_BODY) && h->front_absolute)
+    if ((h->findings & HOP_BUFFERED_BODY) && h->front_absolute && h->front_expect)
         add(e, r, R_P2, xid, fid,
             "the request went upstream %.1f ms after the headers, once the whole body had "
             "come", h->proxy_ms);
