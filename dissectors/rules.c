@@ -481,6 +481,11 @@ static void exchange_rules(struct rules *e, const struct flow *f, const struct e
     bool early = req && x->body_declared && x->status >= 200 && x->status != 101 &&
                  (x->has_content_length ? x->body_at_final < x->content_length
                                         : x->body_at_final == 0);
+    /* the whole body was there within the capture's reordering of the two directions:
+     * the answer came after it, whatever the packet order says */
+    if (early && body_whole && x->t_body_last_us &&
+        x->t_body_last_us <= x->t_final_us + RULES_REORDER_SLACK_US)
+        early = false;
     if (early && !x->resp_close) {
         if (x->has_content_length)
             add(e, r, R_S6, xid, fid,

@@ -134,6 +134,12 @@ static const struct xcase cases[] = {
     { .name = "S6 alone: the client sent the body anyway", E100, .cl = 1000,
       .body = 1000, .status = 401, .t_final = AT(1), .body_first = AT(50),
       .body_last = AT(50), .want = "S6" },
+    { .name = "no S6: the last body byte came 10 ms after the 200 (capture reordering)",
+      .cl = 1000, .body = 1000, .hdr_seg = true, .status = 200, .body_first = AT(0),
+      .body_last = AT(11), .t_final = AT(1), .at_final = 900, .want = "" },
+    { .name = "S6: the rest of the body came 11 ms after the 413", .cl = 1000,
+      .body = 1000, .hdr_seg = true, .status = 413, .body_first = AT(0),
+      .body_last = AT(12), .t_final = AT(1), .at_final = 900, .want = "S6" },
     { .name = "S6 and S15: 417 to 100-continue, keep-alive", E100, .cl = 1000,
       .status = 417, .t_final = AT(1), .want = "S6,S15" },
 
