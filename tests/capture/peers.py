@@ -13,6 +13,8 @@ Raw-socket servers (the behaviour is the point, so it is spelled out byte by byt
   always100    sends 100 to every Expect: 100-continue, HTTP/1.0 requests included
   reject417    answers 417 to Expect: 100-continue and keeps the connection open,
                reading the next request as a request (not as body)
+  reset-first  reads the first request whole, then resets its connection with no
+               answer (a crashed worker, a balancer dropping it); answers later ones
 Raw-socket clients (timing between writes is controlled; TCP_NODELAY is on so every
 write leaves as its own segment(s)):
   continue     sends the head, waits for 100 (max 1 s), sends the body
@@ -331,6 +333,19 @@ def h_reject417(c, line, hdrs):
     return ok_final(c, c.read_body(hdrs))
 
 
+RESET_DONE = threading.Event()
+
+
+def h_reset_first(c, line, hdrs):
+    body = c.read_body(hdrs)
+    if not RESET_DONE.is_set():
+        RESET_DONE.set()
+        # linger 0: the close sends RST, not FIN
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+    return ok_final(c, body)
+
+
 # ---------------------------------------------------------------- clients
 
 def post_head(args, uri, n, extra=(), version="HTTP/1.1"):
@@ -534,6 +549,7 @@ SERVERS = {
     "late100": lambda a: raw_server("late100", a.listen, h_late100, delay_ms=a.delay_ms),
     "always100": lambda a: raw_server("always100", a.listen, h_always100),
     "reject417": lambda a: raw_server("reject417", a.listen, h_reject417),
+    "reset-first": lambda a: raw_server("reset-first", a.listen, h_reset_first),
 }
 
 CLIENTS = {

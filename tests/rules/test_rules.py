@@ -3,10 +3,11 @@
 
   test_rules.py BINARY SRCDIR WORKDIR
 
-- Every capture of the real-traffic corpus (tests/pcap/*.pcap, one run each) and of the
+- Every capture of the real-traffic corpus (tests/pcap/*.pcap, one run each), of the
   two-leg proxy corpus (tests/pcap/paths/*.pcap, with --proxy where the proxy adds no
-  X-Forwarded-For, as check_paths.py runs them), and every hand-made capture of
-  handmade.py, gives exactly the violations rows of EXPECTED: (client port, the
+  X-Forwarded-For, as check_paths.py runs them), of real software breaking a rule
+  (tests/rules/*.pcap, from tests/capture/make-rules.sh), and every hand-made capture
+  of handmade.py, gives exactly the violations rows of EXPECTED: (client port, the
   exchange's seq on its connection, rule, detail). A capture not in EXPECTED must give
   none: this is the false-positive check over the whole corpus.
 - No exchange of real software judged continue_ok with a 100 within 200 ms of its
@@ -67,6 +68,11 @@ EXPECTED = {
         (36620, 0, "S6", "401 after 0 of 4096 body bytes, without Connection: close"),
     ],
     "expect-417-retry-dupbody": [(58450, 0, "S15", S15_TEXT)],
+    # tests/rules/*.pcap (tests/capture/make-rules.sh): curl --retry-all-errors
+    "curl-post-retry-reset": [
+        (45720, 0, "C11", "POST repeated 1001.5 ms after the same request failed with no "
+                          "response"),
+    ],
     "expect-417-retry-same-conn": [
         (58444, 0, "S15", S15_TEXT),
         (58444, 0, "S6", "417 after 0 of 4096 body bytes, without Connection: close"),
@@ -340,6 +346,8 @@ def main():
     for p in sorted(glob.glob(os.path.join(srcdir, "tests", "pcap", "paths", "*.pcap"))):
         name = os.path.basename(p)[:-5]
         cases[name] = (p, ["--proxy", PROXY] if name in NEEDS_PROXY else [])
+    for p in sorted(glob.glob(os.path.join(srcdir, "tests", "rules", "*.pcap"))):
+        cases[os.path.basename(p)[:-5]] = (p, [])
     for name, p in handmade.write_all(os.path.join(work, "handmade")).items():
         cases[name] = (p, [])
     ck.check(set(EXPECTED) <= set(cases), "EXPECTED names captures that do not exist: %s"
