@@ -22,11 +22,11 @@ source "$HERE/netns-lib.sh"
 CLI_NS=esr-cli SRV_NS=esr-srv PRX_NS=esr-prx   # not make-corpus.sh's es-*
 CASE_PORT=8081
 
-ALL_CASES=(curl-post-retry-reset)
+ALL_CASES=(curl-post-retry-reset python-crash-after-100 node-upgrade-no-100)
 
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${ALL_CASES[@]}"; exit 0; fi
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, tcpdump)"
-need_tools ip tcpdump curl python3
+need_tools ip tcpdump curl python3 node
 
 CASES=("$@")
 [[ ${#CASES[@]} -gt 0 ]] || CASES=("${ALL_CASES[@]}")
@@ -46,6 +46,32 @@ case_curl-post-retry-reset() {
     curl_cli --retry 1 --retry-all-errors --retry-delay 1 -H 'Expect:' \
         --data-binary "@$WORK/body4k" "http://$SRV4:$CASE_PORT/order" ||
         die "curl did not get its answer on the retry"
+    cap_stop
+    stop "$server"
+}
+
+# S5: python's http.server sends the stock 100, the handler fails once it has read the
+# body, and the server closes the connection with no final status (curl: empty reply).
+case_python-crash-after-100() {
+    bg "$SRV_NS" server python3 "$PEERS" server crash --listen "$SRV4:$CASE_PORT"
+    local server=$BG_PID
+    wait_listen "$SRV_NS" "$CASE_PORT"
+    cap_start "$CLI_NS" es-c0 "$WORK/pcap/python-crash-after-100.pcap"
+    curl_cli -H 'Expect: 100-continue' --data-binary "@$WORK/body4k" \
+        "http://$SRV4:$CASE_PORT/upload" && die "curl got an answer from the crash server"
+    cap_stop
+    stop "$server"
+}
+
+# S8: node's http server with an 'upgrade' listener answers 101 at once to a request
+# that has both Upgrade and Expect: 100-continue, with no 100 first.
+case_node-upgrade-no-100() {
+    bg "$SRV_NS" server node "$HERE/node-peers.js" server upgrade "$SRV4" "$CASE_PORT"
+    local server=$BG_PID
+    wait_listen "$SRV_NS" "$CASE_PORT"
+    cap_start "$CLI_NS" es-c0 "$WORK/pcap/node-upgrade-no-100.pcap"
+    curl_cli -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Expect: 100-continue' \
+        --data-binary "@$WORK/body4k" "http://$SRV4:$CASE_PORT/chat" || true
     cap_stop
     stop "$server"
 }

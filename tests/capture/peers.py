@@ -8,6 +8,8 @@ Servers built on http.server (real stdlib software, one method overridden):
   no100        HTTP/1.1 server that never sends 100 Continue (reads the body anyway)
   hints        sends 103 Early Hints, then 100 Continue, for every Expect: 100-continue
   unsolicited  sends 100 Continue on every POST, Expect or not
+  crash        the stock 100 Continue, then the handler fails after reading the body:
+               http.server closes the connection with no answer (no 500)
 Raw-socket servers (the behaviour is the point, so it is spelled out byte by byte):
   late100      waits --delay-ms after the request head, then sends 100, reads the body
   always100    sends 100 to every Expect: 100-continue, HTTP/1.0 requests included
@@ -251,6 +253,12 @@ class UnsolicitedHandler(QuietHandler):
         self.send_response_only(100)
         self.end_headers()
         self.answer(self.read_req_body())
+
+
+class CrashHandler(QuietHandler):
+    def do_POST(self):
+        self.read_req_body()
+        raise RuntimeError("the application failed")   # socketserver logs it and closes
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -546,6 +554,7 @@ SERVERS = {
     "no100": lambda a: stdlib_server("no100", No100Handler, a.listen),
     "hints": lambda a: stdlib_server("hints", HintsHandler, a.listen),
     "unsolicited": lambda a: stdlib_server("unsolicited", UnsolicitedHandler, a.listen),
+    "crash": lambda a: stdlib_server("crash", CrashHandler, a.listen),
     "late100": lambda a: raw_server("late100", a.listen, h_late100, delay_ms=a.delay_ms),
     "always100": lambda a: raw_server("always100", a.listen, h_always100),
     "reject417": lambda a: raw_server("reject417", a.listen, h_reject417),

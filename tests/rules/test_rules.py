@@ -68,7 +68,14 @@ EXPECTED = {
         (36620, 0, "S6", "401 after 0 of 4096 body bytes, without Connection: close"),
     ],
     "expect-417-retry-dupbody": [(58450, 0, "S15", S15_TEXT)],
-    # tests/rules/*.pcap (tests/capture/make-rules.sh): curl --retry-all-errors
+    # tests/rules/*.pcap (tests/capture/make-rules.sh)
+    "python-crash-after-100": [
+        (36966, 0, "S5", "100 sent, the whole body received, then the connection ended (fin) "
+                         "with no final status"),
+    ],
+    "node-upgrade-no-100": [
+        (36974, 0, "S8", "101 Switching Protocols with no 100 before it"),
+    ],
     "curl-post-retry-reset": [
         (45720, 0, "C11", "POST repeated 1001.5 ms after the same request failed with no "
                           "response"),
