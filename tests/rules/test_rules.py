@@ -206,6 +206,7 @@ EXPECTED = {
 }
 
 TIMEOUT = 120
+CLEAN_SEEN = [0]  # clean continue_ok exchanges of real software looked at
 
 
 class Checker:
@@ -278,6 +279,11 @@ def check_consistency(ck, name, db, real):
         " WHERE e.verdict = 'continue_ok' AND e.continue_ms < 200"
         " AND e.status BETWEEN 200 AND 299 AND e.flags IS NULL"
         " AND (v.rule LIKE 'C%' OR v.rule LIKE 'S%')").fetchall()
+    if real:
+        CLEAN_SEEN[0] += c.execute(
+            "SELECT COUNT(*) FROM exchanges WHERE verdict = 'continue_ok'"
+            " AND continue_ms < 200 AND status BETWEEN 200 AND 299"
+            " AND flags IS NULL").fetchone()[0]
     ck.check(not real or not clean, "%s: clean continue_ok exchanges with client/server violations: %s"
              % (name, clean))
     c.close()
@@ -380,6 +386,9 @@ def main():
 
     ck.check(set(CHECKED) <= seen, "checked rules no capture triggers: %s"
              % sorted(set(CHECKED) - seen))
+    ck.check(CLEAN_SEEN[0] >= 10, "only %d clean continue_ok exchanges in the corpus"
+             % CLEAN_SEEN[0])
+    print("clean continue_ok exchanges of real software checked: %d" % CLEAN_SEEN[0])
     check_docs(ck, srcdir)
     print("%d checks, %d failed" % (ck.checks, ck.failures))
     return 1 if ck.failures else 0
