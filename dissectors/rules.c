@@ -376,15 +376,16 @@ static void framing_in_bodiless(struct rules *e, const struct exchange *x, uint6
         const char *name;
         enum rule_id rule;
     } fields[] = { { "content-length", R_S9 }, { "transfer-encoding", R_S10 } };
-    char q[28];
+    char q[28], code[28];
     for (size_t i = 0; i < 2; i++) {
         const char *v, *sl;
         size_t vn, sn;
         if (x->n_interim &&
             hblock_find_any(x->s[XS_RAW_INTERIM].p, x->s[XS_RAW_INTERIM].len,
                             fields[i].name, &v, &vn, &sl, &sn)) {
-            const char *code = sn >= 12 ? sl + 9 : "1xx";
-            add(e, r, fields[i].rule, x->id, fid, "%s: %s in a %.3s interim response",
+            /* the status code of the block: "HTTP/1.1 100 ..." */
+            quote(code, sn >= 12 ? sl + 9 : "1xx", 3);
+            add(e, r, fields[i].rule, x->id, fid, "%s: %s in a %s interim response",
                 i == 0 ? "Content-Length" : "Transfer-Encoding", quote(q, v, vn), code);
         }
         if (x->status == 204 &&

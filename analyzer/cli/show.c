@@ -312,7 +312,9 @@ static void wrapped(FILE *out, int indent, const char *s, size_t len, size_t wid
             if (k > 0)
                 n = k;
         }
-        fprintf(out, "%*s%.*s\n", indent, "", (int)n, s);
+        fprintf(out, "%*s", indent, "");
+        esc_tsv(out, s, n); /* the engine quotes captured bytes; this is the reader's guard */
+        fputc('\n', out);
         s += n;
         len -= n;
         while (len && *s == ' ')

@@ -224,6 +224,16 @@ def s9_s10_framing(cap):
      .c(20, g).s(21, b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").fin(30))
 
 
+def s10_hostile_value(cap):
+    """S10 with a hostile value (markup, quotes, UTF-8, long; llhttp refuses control
+    bytes in a field value): the detail quotes printable ASCII only, 24 bytes."""
+    h, _ = req("POST", "/up", ["Expect: 100-continue", "Content-Length: 1000"])
+    bad = "Transfer-Encoding: <script>\"'\xc3\xa9" + "9" * 30
+    (Conn(cap, CLI, SRV, 40016, 80, 0)
+     .c(0, h).s(1, ("HTTP/1.1 100 Continue\r\n" + bad + "\r\n\r\n").encode("latin-1"))
+     .c(2, BODY).s(3, OK).fin(10))
+
+
 def s12_out_of_step(cap):
     """S12: two answers come while the second request's head is still arriving."""
     a, _ = req("GET", "/a")
@@ -311,6 +321,7 @@ CASES = {
     "s5-100-no-final": s5_100_no_final,
     "s8-101-without-100": s8_101_without_100,
     "s9-s10-framing": s9_s10_framing,
+    "s10-hostile-value": s10_hostile_value,
     "s12-out-of-step": s12_out_of_step,
     "s14-after-close": s14_after_close,
     "p6-http10-client": p6_http10_client,

@@ -178,6 +178,10 @@ EXPECTED = {
         (40012, 1, "S10", "Transfer-Encoding: chunked in a 100 interim response"),
         (40012, 2, "S9", "Content-Length: 0 in a 204 response"),
     ],
+    "s10-hostile-value": [
+        (40016, 0, "S10", "Transfer-Encoding: <script>\"'??" + "9" * 11 + "~ in a 100 interim "
+                         "response"),
+    ],
     "s12-out-of-step": [
         (40013, 1, "S12", "200 began 58.0 ms before its request's header block ended"),
     ],
