@@ -80,4 +80,23 @@
 #define EVIDENCE_MAX_FILES_MAX 100000u
 #define EVIDENCE_DEFAULT_MAX_BYTES (1024ull * 1024u * 1024u)
 
+/* The rule engine (dissectors/rules.h, docs/rules.md): the thresholds of its
+ * heuristics, and its bounded memory. */
+/* C2: a request with a body but no Expect whose body starts this long after its header
+ * block, with the server silent all along: the client waited for something it never
+ * asked for. Above the 5 ms no_wait default and below every known Expect timer. */
+#define RULES_C2_MIN_WAIT_US 200000u
+/* C3: a client that waits this long for a 100 before sending its body (or gives up):
+ * the RFC's "SHOULD NOT wait for an indefinite period". Java's HttpURLConnection waits
+ * 5 s, curl 1 s, .NET 350 ms; twice the longest known timer. */
+#define RULES_C3_MAX_WAIT_US 10000000u
+/* S3: an origin that lets a waiting Expect client hear nothing for this long from the
+ * end of its header block did not answer "immediately". */
+#define RULES_S3_MAX_SILENCE_US 200000u
+/* Capture reordering tolerated when one event must come before another (S12, S4). */
+#define RULES_REORDER_SLACK_US 10000u
+/* 417s waiting for their retry (C4) and failed non-idempotent requests remembered for
+ * an automatic retry (C11); past either, the oldest is forgotten (pending_evicted). */
+#define RULES_MAX_PENDING 4096u
+
 #endif

@@ -353,6 +353,15 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* Does this message say the connection ends after it (RFC 9112 9.3)? The rule engine
+ * reads it (C10, S6, S14); llhttp has parsed the Connection tokens already. */
+static bool says_close(const llhttp_t *p)
+{
+    if (p->flags & F_CONNECTION_CLOSE)
+        return true;
+    return p->http_major == 1 && p->http_minor == 0 && !(p->flags & F_CONNECTION_KEEP_ALIVE);
+}
+
 static int request_headers_complete(struct h1_side *s, llhttp_t *p)
 {
     struct exchange *x = s->cur;
@@ -365,6 +374,7 @@ static int request_headers_complete(struct h1_side *s, llhttp_t *p)
     x->has_content_length = (p->flags & F_CONTENT_LENGTH) != 0;
     x->content_length = x->has_content_length ? p->content_length : 0;
     x->body_declared = x->chunked || x->content_length > 0;
+    x->req_close = says_close(p);
     return HPE_PAUSED;
 }
 
@@ -395,6 +405,7 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         x->resp_minor = p->http_minor;
         x->t_final_us = s->msg_start_us;
         x->body_at_final = s->body_at_start;
+        x->resp_close = says_close(p);
         /* RFC 9110 6.4.1: no body after HEAD, 204 or 304, whatever Content-Length
          * says (llhttp 8.1 would read one) */
         if (code == 204 || code == 304 ||

@@ -87,6 +87,28 @@ bool hblock_find(const char *block, size_t n, const char *name, const char **val
     return false;
 }
 
+bool hblock_find_any(const char *blocks, size_t n, const char *name, const char **value,
+                     size_t *value_len, const char **start, size_t *start_len)
+{
+    const char *p = blocks, *end = n ? blocks + n : blocks;
+    while (p < end) {
+        const char *next;
+        *start = p;
+        *start_len = (size_t)(line_end(p, end, &next) - p);
+        struct hblock_iter it;
+        hblock_iter_init(&it, p, (size_t)(end - p));
+        const char *fn;
+        size_t fl;
+        while (hblock_next(&it, &fn, &fl, value, value_len))
+            if (ieq(fn, fl, name))
+                return true;
+        if (it.p <= p)
+            break; /* cannot happen: the start line is always consumed */
+        p = it.p;  /* past the empty line: the next block */
+    }
+    return false;
+}
+
 bool hblock_contains(const char *value, size_t n, const char *needle)
 {
     size_t k = strlen(needle);

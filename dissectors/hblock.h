@@ -33,6 +33,13 @@ bool hblock_name_is(const char *name, size_t n, const char *want);
 bool hblock_find(const char *block, size_t n, const char *name, const char **value,
                  size_t *value_len);
 
+/* Several blocks one after the other, each ended by its empty line (the interim
+ * responses an exchange keeps): the first field called `name` in any of them, true
+ * with its value and the start line of its block (*start, *start_len: without the
+ * line break). */
+bool hblock_find_any(const char *blocks, size_t n, const char *name, const char **value,
+                     size_t *value_len, const char **start, size_t *start_len);
+
 /* True when the value holds `needle` (ASCII case-insensitive). */
 bool hblock_contains(const char *value, size_t n, const char *needle);
 

@@ -39,6 +39,8 @@ struct pend {
     bool host_is_server;       /* the Host is the server's own address (nginx and Apache
                                   write that upstream by default) */
     bool body_missing;         /* some body bytes were lost in capture gaps */
+    bool absolute;             /* the target was absolute-form (to a forward proxy) */
+    bool interim_cl;           /* a 1xx answer carried Content-Length (rule P5) */
     uint8_t by;                /* enum answered_by */
     const char *product;       /* the answer's fingerprint */
 };
@@ -235,6 +237,12 @@ static void fill(struct pend *e, const struct flow *f, const struct exchange *x,
     e->host = abs_host ? abs_host
                        : x->s[XS_HOST].set ? host_hash(x->s[XS_HOST].p, x->s[XS_HOST].len) : 0;
     e->host_is_server = host_is_server(&x->s[XS_HOST], f);
+    e->absolute = abs_host != 0;
+    const char *v, *sl;
+    size_t vn, sn;
+    e->interim_cl = x->n_interim &&
+                    hblock_find_any(x->s[XS_RAW_INTERIM].p, x->s[XS_RAW_INTERIM].len,
+                                    "content-length", &v, &vn, &sl, &sn);
     e->family = f->key.family;
     memcpy(e->cli, flow_addr(f, DIR_C2S), 16);
     memcpy(e->srv, flow_addr(f, DIR_S2C), 16);
@@ -429,6 +437,14 @@ static void describe(const struct pend *f, const struct pend *b, struct hop *hop
     hop->client_wait_ms = ms_between(f->t_hdr, f->t_body_first);
     hop->proxy_ms = ms_between(f->t_hdr, b->t_hdr);
     hop->upstream_ms = ms_between(b->t_hdr, b->t_100 ? b->t_100 : b->t_final);
+    hop->front_flow_id = f->flow_id;
+    hop->front_status = f->status;
+    hop->back_status = b->status;
+    hop->front_absolute = f->absolute;
+    hop->front_expect = f->expect;
+    hop->front_1xx_cl = f->interim_cl;
+    hop->front_via = f->req_via;
+    hop->back_via = b->req_via;
 }
 
 /* Who answered F, now that its upstream exchange B is known. */
@@ -475,7 +491,10 @@ static void retire(struct hops *h, struct hop_result *r)
                              .findings = HOP_ANSWERED_FINAL | (e->t_100 ? HOP_ANSWERED_100
                                                                          : 0),
                              .client_wait_ms = ms_between(e->t_hdr, e->t_body_first),
-                             .proxy_ms = -1, .upstream_ms = -1 };
+                             .proxy_ms = -1, .upstream_ms = -1,
+                             .front_flow_id = e->flow_id, .front_status = e->status,
+                             .front_absolute = e->absolute, .front_1xx_cl = e->interim_cl,
+                             .front_via = e->req_via };
         memcpy(hop->proxy_ip, e->srv, 16);
         struct hop_update *u = &r->updates[r->n_updates++];
         u->exchange_id = e->id;

@@ -86,6 +86,13 @@ struct hop {
     double proxy_ms;     /* the client's header end to the upstream request's header end */
     double upstream_ms;  /* the upstream request's header end to the upstream's first
                             answer (100 or final); -1 when there is no upstream */
+    /* what the rule engine (rules.h) reads of the pair */
+    uint64_t front_flow_id; /* run-local: the front exchange's flow */
+    uint16_t front_status, back_status;
+    bool front_absolute; /* the client's target was absolute-form: a forward proxy's */
+    bool front_expect;   /* the client's request carried Expect */
+    bool front_1xx_cl;   /* a 1xx on the client leg carried Content-Length */
+    bool front_via, back_via; /* each request carried Via */
 };
 
 /* An exchange row already handed on whose answer is now known better. */

@@ -21,7 +21,7 @@
 #include "sqlh.h"
 #include "wqueue.h"
 
-enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_HOP, ST_PATH, ST_COUNT };
+enum { ST_FLOW, ST_EXCHANGE, ST_HEADER, ST_HOP, ST_PATH, ST_VIOLATION, ST_COUNT };
 
 /* Between db_run_begin() and db_run_end() the connection belongs to the writer
  * thread: the analyzer thread only serialises rows into the queue. */
@@ -69,6 +69,9 @@ static const char *const sql_insert[ST_COUNT] = {
     [ST_PATH] =
         "UPDATE exchanges SET answered_by = ?, intermediary = ?, path_evidence = ?"
         " WHERE id = ?",
+    [ST_VIOLATION] =
+        "INSERT INTO violations (run_id, flow_id, exchange_id, rule, detail)"
+        " VALUES (?,?,?,?,?)",
 };
 
 static uint64_t now_us(int clock)
@@ -401,7 +404,8 @@ out:
 
 #define STR_NULL UINT32_MAX
 
-enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_HOP, REC_PATH, REC_PROGRESS, REC_END };
+enum rec_type { REC_FLOW = 1, REC_EXCHANGE, REC_HOP, REC_PATH, REC_VIOLATION, REC_PROGRESS,
+                REC_END };
 
 enum { FS_CLIENT_IP, FS_SERVER_IP, FS_L7, FS_COUNT };
 
@@ -445,6 +449,13 @@ struct path_rec {
     int64_t exchange_id;
     const char *intermediary; /* static (fingerprint.c's table) */
     char path_evidence[160];
+};
+
+struct violation_rec {
+    uint32_t type;
+    uint8_t rule;             /* enum rule_id */
+    int64_t flow_id, exchange_id; /* database ids; 0: NULL */
+    char detail[RULE_DETAIL_MAX];
 };
 
 struct end_rec {
@@ -684,6 +695,22 @@ int db_exchange_path(struct db *db, const struct hop_update *u)
     return r ? 0 : not_queued(db);
 }
 
+int db_violation(struct db *db, const struct violation *v)
+{
+    uint64_t t0 = now_us(CLOCK_MONOTONIC);
+    struct violation_rec *r = reserve(db, sizeof *r);
+    if (r) {
+        r->type = REC_VIOLATION;
+        r->rule = (uint8_t)v->rule;
+        r->flow_id = v->flow_id ? db->flow_base + (int64_t)v->flow_id : 0;
+        r->exchange_id = v->exchange_id ? db->exchange_base + (int64_t)v->exchange_id : 0;
+        memcpy(r->detail, v->detail, sizeof r->detail);
+        r->detail[sizeof r->detail - 1] = '\0';
+    }
+    db->wait_us += now_us(CLOCK_MONOTONIC) - t0;
+    return r ? 0 : not_queued(db);
+}
+
 /* ---- the writer thread ----------------------------------------------------------- */
 
 static int commit(struct db *db)
@@ -796,6 +823,23 @@ static int write_path(struct db *db, const struct path_rec *r)
     sqlite3_bind_text(st, 3, r->path_evidence, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, r->exchange_id);
     return step_reset(db, st, "updating an exchange's path");
+}
+
+static int write_violation(struct db *db, const struct violation_rec *r)
+{
+    sqlite3_stmt *st = db->st[ST_VIOLATION];
+    sqlite3_bind_int64(st, 1, db->run_id);
+    if (r->flow_id)
+        sqlite3_bind_int64(st, 2, r->flow_id);
+    else
+        sqlite3_bind_null(st, 2);
+    if (r->exchange_id)
+        sqlite3_bind_int64(st, 3, r->exchange_id);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_text(st, 4, rule_name((enum rule_id)r->rule), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->detail, -1, SQLITE_STATIC);
+    return step_reset(db, st, "writing a violation");
 }
 
 static int write_header(struct db *db, int64_t xid, const char *dir, const struct slices *s,
@@ -927,7 +971,7 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
             " last_packet = ?, tcp_flows = ?, http_flows = ?, exchange_count = ?,"
             " evicted_flows = ?, fragments_skipped = ?, undecodable = ?,"
             " orphan_responses = ?, parse_errors = ?, pipeline_overflows = ?,"
-            " hops_linked = ?, hops_ambiguous = ? WHERE id = ?",
+            " hops_linked = ?, hops_ambiguous = ?, violations = ? WHERE id = ?",
             -1, &st, NULL) !=
         SQLITE_OK)
         return fail(db, NULL);
@@ -952,6 +996,7 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
     sqlite3_bind_int64(st, i++, (int64_t)s->pipeline_overflows);
     sqlite3_bind_int64(st, i++, (int64_t)s->hops_linked);
     sqlite3_bind_int64(st, i++, (int64_t)s->hops_ambiguous);
+    sqlite3_bind_int64(st, i++, (int64_t)s->violations);
     sqlite3_bind_int64(st, i++, db->run_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -1022,6 +1067,9 @@ static void *writer_main(void *arg)
                 break;
             case REC_PATH:
                 rc = write_path(db, rec);
+                break;
+            case REC_VIOLATION:
+                rc = write_violation(db, rec);
                 break;
             case REC_PROGRESS:
                 rc = update_run(db, &((const struct end_rec *)rec)->st, false);

@@ -27,6 +27,7 @@
 #include "flow.h"
 #include "reasm.h"
 #include "hops.h"
+#include "rules.h"
 #include "verdict.h"
 
 /* Rows written per transaction; a transaction is also committed after
@@ -81,6 +82,7 @@ struct db_run_stats {
      * the snap length cut, HTTP flows seen one way only */
     int snaplen;
     uint64_t payload_packets, snap_cut_packets, one_sided_flows;
+    uint64_t violations;         /* rows of violations (rules.h) */
     const uint64_t *input_packets; /* records read from each input of db_run_info, in
                                       its order; may be NULL */
     int n_inputs;
@@ -109,6 +111,9 @@ int db_flow(struct db *db, const struct flow_result *fl);
 int db_exchange(struct db *db, const struct flow *f, const struct exchange *x);
 /* A link between two legs of a proxy, or a proxy's own answer (hops.h). */
 int db_hop(struct db *db, const struct hop *h);
+/* A breach of a rule (rules.h): a row of violations. Its run-local ids are mapped as
+ * db_exchange() maps its own and retry_of. */
+int db_violation(struct db *db, const struct violation *v);
 /* A change to an exchange already queued: who answered it, now that its upstream leg
  * is known (hops.h). */
 int db_exchange_path(struct db *db, const struct hop_update *u);

@@ -122,6 +122,21 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         "SELECT client, with_expect AS expect, fallbacks, timer_ms, tight,"
         " common_timer AS known, long_waits AS long FROM v_client_timers_by_run"
         " WHERE run_id = ?1 AND (fallbacks > 0 OR long_waits > 0) LIMIT 10" },
+    [DBR_RULES] = {
+        "SELECT rule, COUNT(*) AS violations, COUNT(DISTINCT exchange_id) AS exchanges,"
+        " MIN(exchange_id) AS example_exchange_id FROM violations"
+        " WHERE ?1 = 0 OR run_id = ?1 GROUP BY rule ORDER BY violations DESC, rule", NULL },
+    [DBR_RULE_SERVERS] = {
+        "SELECT server_ip, server_port, host, COUNT(*) AS violations,"
+        " COUNT(DISTINCT exchange_id) AS exchanges, GROUP_CONCAT(DISTINCT rule) AS rules"
+        " FROM v_violations WHERE ?1 = 0 OR run_id = ?1"
+        " GROUP BY server_ip, server_port, host"
+        " ORDER BY violations DESC, server_ip, server_port, host LIMIT 10", NULL },
+    [DBR_RULE_AGENTS] = {
+        "SELECT user_agent, COUNT(*) AS violations,"
+        " COUNT(DISTINCT exchange_id) AS exchanges, GROUP_CONCAT(DISTINCT rule) AS rules"
+        " FROM v_violations WHERE ?1 = 0 OR run_id = ?1 GROUP BY user_agent"
+        " ORDER BY violations DESC, user_agent LIMIT 10", NULL },
 };
 #undef PATHS_SQL
 
@@ -377,6 +392,17 @@ struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id)
         "SELECT direction, raw FROM headers WHERE exchange_id = ?"
         " ORDER BY CASE direction WHEN 'request' THEN 0 WHEN 'interim' THEN 1 ELSE 2 END,"
         " rowid");
+    if (rows)
+        sqlite3_bind_int64(rows->st, 1, exchange_id);
+    return rows;
+}
+
+struct dbr_rows *dbr_violations(struct dbr *r, int64_t exchange_id)
+{
+    struct dbr_rows *rows = rows_new(r,
+        "SELECT rule, detail FROM violations WHERE exchange_id = ?1"
+        " OR (exchange_id IS NULL AND flow_id = (SELECT flow_id FROM exchanges"
+        " WHERE id = ?1)) ORDER BY id");
     if (rows)
         sqlite3_bind_int64(rows->st, 1, exchange_id);
     return rows;

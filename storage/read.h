@@ -52,6 +52,9 @@ enum dbr_query {
     DBR_CAPTURE,       /* runs whose capture's shape limits what it shows: snap length,
                           cut segments, one-sided flows, undecodable packets, and the
                           warning analyze printed */
+    DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
+    DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
+    DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */
     DBR_QUERY_COUNT
 };
 
@@ -92,6 +95,10 @@ struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id);
 /* The same row set, made anew for another exchange (an export reads the blocks of
  * every exchange: one statement for all). 0, or -1 (dbr_error()). */
 int dbr_headers_again(struct dbr_rows *rows, int64_t exchange_id);
+
+/* The violations of one exchange (rule, detail), and those of its flow that name no
+ * exchange, in the order they were found. */
+struct dbr_rows *dbr_violations(struct dbr *r, int64_t exchange_id);
 
 /* Step to the next row: 1 a row, 0 the end, -1 an error (dbr_error()). */
 int dbr_next(struct dbr_rows *rows);

@@ -53,12 +53,18 @@ int retain_prune(sqlite3 *conn, double cutoff_s, int batch, struct retain_counts
     if (rc == 0)
         rc = delete_ids(conn, "DELETE FROM headers WHERE exchange_id = ?", ids, n,
                         &done->headers);
+    uint64_t violations = 0; /* not reported: they go with their exchange or flow */
+    if (rc == 0)
+        rc = delete_ids(conn, "DELETE FROM violations WHERE exchange_id = ?", ids, n,
+                        &violations);
     if (rc == 0)
         rc = delete_ids(conn, "DELETE FROM exchanges WHERE id = ?", ids, n, &done->exchanges);
     *more = n == batch;
     if (rc == 0)
         rc = old_ids(conn, "SELECT id, last_seen FROM flows ORDER BY id LIMIT ?", cutoff_s,
                      batch, ids, &n);
+    if (rc == 0)
+        rc = delete_ids(conn, "DELETE FROM violations WHERE flow_id = ?", ids, n, &violations);
     if (rc == 0)
         rc = delete_ids(conn, "DELETE FROM flows WHERE id = ?", ids, n, &done->flows);
     *more |= n == batch;

@@ -315,7 +315,28 @@ static const char rev6[] =
     "ALTER TABLE runs ADD COLUMN payload_packets INTEGER;"  /* TCP segments with data */ \
     "ALTER TABLE runs ADD COLUMN violations INTEGER;"
 /* Violations per server and per user agent (docs/sql-cookbook.md). */
-#define REV7_RULE_VIEWS ""
+#define REV7_RULE_VIEWS                                                                  \
+    /* each violation with its exchange and flow: a flow's own rule has no exchange */ \
+    "CREATE VIEW v_violations AS"                                                        \
+    " SELECT v.id, v.run_id, v.rule, v.detail, v.exchange_id, v.flow_id,"                \
+    "  COALESCE(e.ts, f.first_seen) AS ts, f.client_ip, f.client_port, f.server_ip,"     \
+    "  f.server_port, e.host, e.user_agent, e.method, e.uri, e.status, e.verdict,"       \
+    "  e.answered_by, e.intermediary"                                                    \
+    " FROM violations v LEFT JOIN flows f ON f.id = v.flow_id"                           \
+    " LEFT JOIN exchanges e ON e.id = v.exchange_id;"                                    \
+    /* per server (address, port, Host) and rule, most violations first */             \
+    "CREATE VIEW v_violations_by_server AS"                                              \
+    " SELECT server_ip, server_port, host, rule, COUNT(*) AS violations,"                \
+    "  COUNT(DISTINCT exchange_id) AS exchanges, MIN(exchange_id) AS example_exchange_id"\
+    " FROM v_violations GROUP BY server_ip, server_port, host, rule"                     \
+    " ORDER BY violations DESC, server_ip, server_port, host, rule;"                     \
+    /* per user agent and rule */                                                       \
+    "CREATE VIEW v_violations_by_agent AS"                                               \
+    " SELECT user_agent, rule, COUNT(*) AS violations,"                                  \
+    "  COUNT(DISTINCT exchange_id) AS exchanges, MIN(exchange_id) AS example_exchange_id"\
+    " FROM v_violations GROUP BY user_agent, rule"                                       \
+    " ORDER BY violations DESC, user_agent, rule;"
+/* The expectation timer each client really uses (docs/sql-cookbook.md). */
 /* The expectation timer each client really uses (docs/sql-cookbook.md "Client
  * expectation timers"): per user agent, or per client address when the requests had
  * none, over the exchanges with Expect. timer_ms is the median wait of its

@@ -235,6 +235,23 @@ static void warnings(FILE *out, const struct analyze *a, const struct pipeline_t
                       "the break", 0, 2);
 }
 
+/* "rule violations: S3 2, S15 1" (docs/rules.md), wrapped; nothing when none. */
+static void rule_counts(FILE *out, const struct rules_stats *rs)
+{
+    if (!rs->total)
+        return;
+    char line[600];
+    size_t used = (size_t)snprintf(line, sizeof line, "rule violations:");
+    for (int i = 0; i < R_COUNT && used < sizeof line; i++)
+        if (rs->by_rule[i])
+            used += (size_t)snprintf(line + used, sizeof line - used, "%s %s %" PRIu64,
+                                     used > 16 ? "," : "", rule_name((enum rule_id)i),
+                                     rs->by_rule[i]);
+    if (used < sizeof line)
+        snprintf(line + used, sizeof line - used, " (docs/rules.md)");
+    cli_wrap(out, line, 0, 2);
+}
+
 static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *t)
 {
     const struct h1_stats *hs = &t->http;
@@ -278,6 +295,7 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     }
     if (any)
         fputc('\n', out);
+    rule_counts(out, &t->rules);
     fallback_waits(out, a);
     qsort(a->servers, a->n_servers, sizeof *a->servers, by_trouble);
     bool header = false;

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "read.h"
+#include "rules.h"
 #include "schema.h"
 #include "table.h"
 
@@ -202,6 +203,85 @@ static int section_table(struct dbr_rows *rows, const char *title, bool quiet_em
     return rc;
 }
 
+/* ---- rule violations (docs/rules.md) -------------------------------------------- */
+
+/* The rule section is kept to RULES_WIDTH columns whatever the terminal. */
+enum { RULES_WIDTH = 80 };
+
+/* Per rule: its level and what it means come from the rule table, the counts from the
+ * database. */
+static int rules_table(struct dbr_rows *rows, FILE *out)
+{
+    fprintf(out, "\nrule violations (docs/rules.md):\n");
+    int rc, n = 0;
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len;
+        const char *name = dbr_text(rows, 0, &len);
+        enum rule_id id = name ? rule_from_name(name, len) : R_COUNT;
+        if (!n++)
+            fprintf(out, "  %-5s %-10s %6s %9s  %s\n", "rule", "level", "count", "exchanges",
+                    "what");
+        fprintf(out, "  %-5.*s %-10s %6" PRId64 " %9" PRId64 "  %.43s\n",
+                (int)(len < 5 ? len : 5), name ? name : "", rule_level(id), dbr_int(rows, 1),
+                dbr_int(rows, 2), rule_summary(id));
+    }
+    if (rc == 0 && !n)
+        fprintf(out, "  (none)\n");
+    return rc;
+}
+
+static int rules_json(struct dbr_rows *rows, FILE *out)
+{
+    fprintf(out, ",\n  \"rules\": [");
+    int rc, n = 0;
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len;
+        const char *name = dbr_text(rows, 0, &len);
+        enum rule_id id = name ? rule_from_name(name, len) : R_COUNT;
+        fprintf(out, "%s\n    {\"rule\": ", n++ ? "," : "");
+        esc_json(out, name ? name : "", name ? len : 0);
+        fprintf(out, ", \"section\": \"%s\", \"level\": \"%s\", \"summary\": \"%s\", "
+                     "\"violations\": %" PRId64 ", \"exchanges\": %" PRId64
+                     ", \"example_exchange_id\": ",
+                rule_section(id), rule_level(id), rule_summary(id), dbr_int(rows, 1),
+                dbr_int(rows, 2));
+        if (dbr_type(rows, 3) == DBR_NULL)
+            fputs("null}", out);
+        else
+            fprintf(out, "%" PRId64 "}", dbr_int(rows, 3));
+    }
+    fprintf(out, "%s]", n ? "\n  " : "");
+    return rc;
+}
+
+/* The "Rule violations" part: per rule, then the servers and user agents with the
+ * most. 0, or as section_table(). */
+static int rules_section(struct dbr *r, int64_t run, bool json, int width, FILE *out)
+{
+    static const struct {
+        enum dbr_query q;
+        const char *name, *title;
+    } parts[] = {
+        { DBR_RULES, "rules", NULL },
+        { DBR_RULE_SERVERS, "rule_servers", "servers with the most violations:" },
+        { DBR_RULE_AGENTS, "rule_user_agents", "user agents with the most violations:" },
+    };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof parts / sizeof parts[0]; i++) {
+        struct dbr_rows *rows = dbr_query(r, parts[i].q, run);
+        if (!rows)
+            rc = -1;
+        else if (parts[i].q == DBR_RULES)
+            rc = json ? rules_json(rows, out) : rules_table(rows, out);
+        else
+            rc = json ? section_json(rows, parts[i].name, out)
+                      : section_table(rows, parts[i].title, false,
+                                      width < RULES_WIDTH ? width : RULES_WIDTH, out);
+        dbr_rows_free(rows);
+    }
+    return rc;
+}
+
 int cmd_report(const struct options *o)
 {
     char err[700];
@@ -254,6 +334,8 @@ int cmd_report(const struct options *o)
                                            ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);
     }
+    if (rc == 0)
+        rc = rules_section(r, run, o->json, width, out);
     if (rc == 0 && o->json)
         fprintf(out, "\n}\n");
     if (rc == -2)

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "read.h"
+#include "rules.h"
 
 /* ---- reading columns by name ---------------------------------------------------- */
 
@@ -303,6 +304,51 @@ static void describe(FILE *out, const struct dbr_rows *x)
     fprintf(out, "\n\nverdict: %s (%s)\n", v, verdict_meaning(verdict_from_name(v)));
 }
 
+/* Text into lines of at most `width` columns after `indent` spaces, broken at spaces. */
+static void wrapped(FILE *out, int indent, const char *s, size_t len, size_t width)
+{
+    while (len) {
+        size_t n = len <= width ? len : width;
+        if (n < len) { /* break at the last space that fits, if any */
+            size_t k = n;
+            while (k > 0 && s[k] != ' ')
+                k--;
+            if (k > 0)
+                n = k;
+        }
+        fprintf(out, "%*s", indent, "");
+        esc_tsv(out, s, n); /* the engine quotes captured bytes; this is the reader's guard */
+        fputc('\n', out);
+        s += n;
+        len -= n;
+        while (len && *s == ' ')
+            s++, len--;
+    }
+}
+
+/* The rules this exchange (or its flow) broke, with what the wire showed. */
+static int violations(FILE *out, struct dbr *r, int64_t id)
+{
+    struct dbr_rows *rows = dbr_violations(r, id);
+    if (!rows)
+        return -1;
+    int rc, n = 0;
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len, dlen;
+        const char *name = dbr_text(rows, 0, &len);
+        const char *detail = dbr_text(rows, 1, &dlen);
+        enum rule_id rid = name ? rule_from_name(name, len) : R_COUNT;
+        if (!n++)
+            fprintf(out, "\nrule violations (docs/rules.md):\n");
+        fprintf(out, "  %-5.*s %-10s %s, %s\n", (int)(len < 5 ? len : 5), name ? name : "",
+                rule_level(rid), rule_section(rid), rule_summary(rid));
+        if (detail)
+            wrapped(out, 8, detail, dlen, 72);
+    }
+    dbr_rows_free(rows);
+    return rc;
+}
+
 int cmd_show(const struct options *o)
 {
     char err[700];
@@ -318,7 +364,10 @@ int cmd_show(const struct options *o)
         describe(stdout, x);
         ladder(stdout, x);
         flags(stdout, x);
-        rc = retries(stdout, r, x) == 0 && headers(stdout, r, o->exchange_id) == 0 ? 0 : -1;
+        rc = violations(stdout, r, o->exchange_id) == 0 && retries(stdout, r, x) == 0 &&
+                     headers(stdout, r, o->exchange_id) == 0
+                 ? 0
+                 : -1;
     } else if (rc == 0) {
         struct dbr_totals t;
         if (dbr_totals(r, &t) == 0)

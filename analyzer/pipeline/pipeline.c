@@ -20,6 +20,7 @@ struct pipeline {
     struct h1 *h1;                /* NULL when not dissecting */
     struct verdict_engine *verdict;
     struct hops *hops;            /* NULL without path analysis */
+    struct rules *rules;          /* NULL when not dissecting */
     struct evidence *evidence;    /* NULL when not saving evidence */
     struct exchange_sink xsink;
     struct pipeline_totals tot;
@@ -85,9 +86,25 @@ static void write_failed(struct pipeline *p)
     p->tot.storage_failed = true;
 }
 
-/* What the path analysis found: links and updates to earlier rows. */
+/* The rules an exchange, a link or the end of the run showed broken. */
+static void store_violations(struct pipeline *p, const struct rule_result *r)
+{
+    if (!p->cfg.db)
+        return;
+    for (int i = 0; i < r->n && !p->tot.storage_failed; i++)
+        if (db_violation(p->cfg.db, &r->v[i]) != 0)
+            write_failed(p);
+}
+
+/* What the path analysis found: links and updates to earlier rows, and the proxy rules
+ * each link shows. */
 static void store_hops(struct pipeline *p, const struct hop_result *r)
 {
+    struct rule_result rr;
+    for (int i = 0; i < r->n_hops && p->rules; i++) {
+        rules_hop(p->rules, &r->hops[i], &rr);
+        store_violations(p, &rr);
+    }
     if (!p->cfg.db)
         return;
     for (int i = 0; i < r->n_hops && !p->tot.storage_failed; i++)
@@ -107,8 +124,11 @@ static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
     struct hop_result hr;
     if (p->hops)
         hops_exchange(p->hops, f, x, &hr);
+    struct rule_result rr;
+    rules_exchange(p->rules, f, x, &rr); /* after the path analysis: P6 reads who answered */
     if (p->cfg.db && !p->tot.storage_failed && db_exchange(p->cfg.db, f, x) != 0)
         write_failed(p);
+    store_violations(p, &rr);
     if (p->hops)
         store_hops(p, &hr); /* after x's own row: a link may name it */
     const struct pipeline_observer *o = p->cfg.observer;
@@ -129,6 +149,8 @@ static void on_release(void *ctx, struct flow *f)
     struct flow_result r = { f, &rc, l7, { 0, V_NONE } };
     if (p->verdict)
         r.v = verdict_flow_done(p->verdict, f);
+    if (p->rules)
+        rules_flow_done(p->rules, f);
     if (r.v.exchanges) {
         p->tot.http_flows++;
         p->tot.flow_verdicts[r.v.verdict]++;
@@ -165,6 +187,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
     bool ok = p->ft != NULL;
     if (ok && cfg->dissect) {
         p->verdict = verdict_new(&cfg->verdict, slots);
+        struct rules_config rc = { cfg->verdict.no_wait_us, cfg->verdict.retry_window_us };
+        if (!(p->rules = rules_new(&rc, slots)))
+            ok = false;
         if (cfg->paths && !(p->hops = hops_new(cfg->proxies, cfg->n_proxies)))
             ok = false;
         p->xsink = (struct exchange_sink){ on_exchange, p };
@@ -351,6 +376,8 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
         t->verdicts = *verdict_stats(p->verdict);
     if (p->hops)
         t->hops = *hops_stats(p->hops);
+    if (p->rules)
+        t->rules = *rules_stats(p->rules);
     if (p->cls)
         t->ndpi_packets = cls_ndpi_packets(p->cls);
     if (p->evidence)
@@ -390,6 +417,7 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .payload_packets = t->payload_packets,
         .snap_cut_packets = t->snap_cut_packets,
         .one_sided_flows = t->one_sided_flows,
+        .violations = t->rules.total,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);
@@ -424,6 +452,12 @@ int pipeline_drain(struct pipeline *p, char *err, size_t err_len)
         more = hops_drain(p->hops, &hr);
         store_hops(p, &hr);
     }
+    struct rule_result rr; /* the 417s still waiting for a retry */
+    more = p->rules != NULL;
+    while (more) {
+        more = rules_drain(p->rules, p->tot.last_packet_us, &rr);
+        store_violations(p, &rr);
+    }
     return p->cfg.db ? finish_run(p, err, err_len) : 0;
 }
 
@@ -437,6 +471,7 @@ void pipeline_free(struct pipeline *p)
     h1_free(p->h1);
     verdict_free(p->verdict);
     hops_free(p->hops);
+    rules_free(p->rules);
     evidence_free(p->evidence);
     free(p->input_packets);
     free(p);

@@ -30,6 +30,7 @@
 #include "h1.h"
 #include "hops.h"
 #include "reasm.h"
+#include "rules.h"
 #include "source.h"
 #include "verdict.h"
 
@@ -89,6 +90,8 @@ struct pipeline_totals {
     struct h1_stats http;           /* zero when not dissecting */
     struct verdict_stats verdicts;
     struct hops_stats hops;         /* zero without path analysis */
+    struct rules_stats rules;       /* violations found (rules.h); zero when not
+                                       dissecting */
     uint64_t ndpi_packets;
     uint64_t detached_flows;        /* classified as not HTTP: payload not looked at */
     uint64_t http_flows;            /* finished flows with at least one exchange */

@@ -6,6 +6,8 @@
 //              other expectation (no 'checkExpectation' listener); handler reads body
 //     reject417  'checkContinue' listener that answers 417 without reading the body
 //     early401   'checkContinue' listener that answers 401 without reading the body
+//     upgrade    an 'upgrade' listener, as WebSocket servers have, that switches at
+//              once: node sends no 100 for an Upgrade request, whatever its Expect
 //   node node-peers.js client continue HOST PORT PATH SIZE
 //     POST with Expect: 100-continue; the body is written on the 'continue' event
 'use strict';
@@ -48,6 +50,12 @@ function server(role, host, port) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="upload"',
                            'Content-Type': 'text/plain', 'Content-Length': 13 });
       res.end('unauthorized\n');
+    });
+  } else if (role === 'upgrade') {
+    srv.on('upgrade', (req, socket) => {
+      log('upgrade -> 101', req.method, req.url);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
+                 'Connection: Upgrade\r\n\r\n');
     });
   } else if (role !== 'default') {
     throw new Error('unknown server role ' + role);

@@ -8,11 +8,15 @@ Servers built on http.server (real stdlib software, one method overridden):
   no100        HTTP/1.1 server that never sends 100 Continue (reads the body anyway)
   hints        sends 103 Early Hints, then 100 Continue, for every Expect: 100-continue
   unsolicited  sends 100 Continue on every POST, Expect or not
+  crash        the stock 100 Continue, then the handler fails after reading the body:
+               http.server closes the connection with no answer (no 500)
 Raw-socket servers (the behaviour is the point, so it is spelled out byte by byte):
   late100      waits --delay-ms after the request head, then sends 100, reads the body
   always100    sends 100 to every Expect: 100-continue, HTTP/1.0 requests included
   reject417    answers 417 to Expect: 100-continue and keeps the connection open,
                reading the next request as a request (not as body)
+  reset-first  reads the first request whole, then resets its connection with no
+               answer (a crashed worker, a balancer dropping it); answers later ones
 Raw-socket clients (timing between writes is controlled; TCP_NODELAY is on so every
 write leaves as its own segment(s)):
   continue     sends the head, waits for 100 (max 1 s), sends the body
@@ -251,6 +255,12 @@ class UnsolicitedHandler(QuietHandler):
         self.answer(self.read_req_body())
 
 
+class CrashHandler(QuietHandler):
+    def do_POST(self):
+        self.read_req_body()
+        raise RuntimeError("the application failed")   # socketserver logs it and closes
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -329,6 +339,19 @@ def h_reject417(c, line, hdrs):
         c.send(response(417, "Expectation Failed", msg, ["Content-Type: text/plain"]))
         return True                 # keep the connection; the next bytes are a request
     return ok_final(c, c.read_body(hdrs))
+
+
+RESET_DONE = threading.Event()
+
+
+def h_reset_first(c, line, hdrs):
+    body = c.read_body(hdrs)
+    if not RESET_DONE.is_set():
+        RESET_DONE.set()
+        # linger 0: the close sends RST, not FIN
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+    return ok_final(c, body)
 
 
 # ---------------------------------------------------------------- clients
@@ -531,9 +554,11 @@ SERVERS = {
     "no100": lambda a: stdlib_server("no100", No100Handler, a.listen),
     "hints": lambda a: stdlib_server("hints", HintsHandler, a.listen),
     "unsolicited": lambda a: stdlib_server("unsolicited", UnsolicitedHandler, a.listen),
+    "crash": lambda a: stdlib_server("crash", CrashHandler, a.listen),
     "late100": lambda a: raw_server("late100", a.listen, h_late100, delay_ms=a.delay_ms),
     "always100": lambda a: raw_server("always100", a.listen, h_always100),
     "reject417": lambda a: raw_server("reject417", a.listen, h_reject417),
+    "reset-first": lambda a: raw_server("reset-first", a.listen, h_reset_first),
 }
 
 CLIENTS = {

@@ -58,7 +58,8 @@ VIEWS = ["v_verdict_counts", "v_flow_verdict_counts", "v_exchanges", "v_server_f
          "v_runs", "v_latest_run", "v_server_failures_by_run",
          "v_user_agent_failures_by_run", "v_server_timing_by_run", "v_proxy_vs_direct_by_run",
          "v_paths", "v_path_compare", "v_path_compare_by_run",
-         "v_client_timers", "v_client_timers_by_run"]
+         "v_client_timers", "v_client_timers_by_run",
+         "v_violations", "v_violations_by_server", "v_violations_by_agent"]
 
 # DESIGN.md "Verdicts": the flow verdict is the most severe, in this order.
 SEVERITY = ["expectation_failed", "unsupported_expectation", "body_after_final",
