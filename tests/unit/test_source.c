@@ -514,7 +514,7 @@ static void write_tagged(const char *path, const char *prefix, int n, const uint
     struct pcapw_file *w = pcapw_open_or_die(path, PCAPW_PCAP, PCAPW_LINK_ETHERNET, 0);
     for (int i = 0; i < n; i++) {
         char tag[64];
-        snprintf(tag, sizeof tag, "%s%d", prefix, i + 1);
+        snprintf(tag, sizeof tag, "%.40s%d", prefix, i + 1); /* fits: no truncation */
         frame_bytes(tag, strlen(tag), ports ? ports[i] : 80);
         put(w, ts_us[i] * 1000);
     }
