@@ -384,8 +384,23 @@ static const char rev6[] =
     "CREATE VIEW v_client_timers_by_run AS" CLIENT_TIMERS("e.run_id AS run_id, ", "run_id, ")
 static const char rev7[] = REV7_TABLES REV7_RULE_VIEWS REV7_TIMER_VIEWS;
 
+/* Revision 8: the fleet (docs/fleet.md). runs.sensor names the sensor that wrote the
+ * run (--sensor, default the host name); a run from before has NULL, and push ships it
+ * under the host name it runs on. push keeps its progress per destination in meta
+ * (push.h), so the revision adds no table. */
+static const char rev8[] =
+    "ALTER TABLE runs ADD COLUMN sensor TEXT;";
+
+/* Revision 9: hostile input, round two (issue 15): what the caps cost, what the TCP
+ * checks refused, what the clock and the HTTP framing could not be trusted with. Each
+ * part is its own block. */
+#define REV9_CAPS ""   /* memory caps: what they cost, by name */
+#define REV9_WIRE ""   /* RFC 9293 / 5961 checks, timestamps, read errors */
+#define REV9_HTTP ""   /* HTTP framing anomalies */
+static const char rev9[] = "SELECT 1;" REV9_CAPS REV9_WIRE REV9_HTTP;
+
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,
-                                                          rev6, rev7 };
+                                                          rev6, rev7, rev8, rev9 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)
