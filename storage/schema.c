@@ -319,8 +319,15 @@ static const char rev6[] =
 #define REV7_TIMER_VIEWS ""
 static const char rev7[] = REV7_TABLES REV7_RULE_VIEWS REV7_TIMER_VIEWS;
 
+/* Revision 8: the fleet (docs/fleet.md). runs.sensor names the sensor that wrote the
+ * run (--sensor, default the host name); a run from before has NULL, and push ships it
+ * under the host name it runs on. push keeps its progress per destination in meta
+ * (push.h), so the revision adds no table. */
+static const char rev8[] =
+    "ALTER TABLE runs ADD COLUMN sensor TEXT;";
+
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,
-                                                          rev6, rev7 };
+                                                          rev6, rev7, rev8 };
 
 static int set_meta(sqlite3 *db, const char *key, long long value, char *err,
                     size_t err_len)

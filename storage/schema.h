@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #define SCHEMA_VERSION 1
-#define SCHEMA_REVISION 7
+#define SCHEMA_REVISION 8
 
 /* Bring the database on `db` to the current revision: create it when it is empty,
  * migrate it when it is older, refuse it when it is newer or not ours. Runs inside

@@ -43,6 +43,8 @@ struct options {
     int n_inputs;
     char *filter;                /* BPF expression (-f, or the words after -r), or NULL */
     const char *db_path;         /* the database; NULL with --no-db */
+    char sensor[64];             /* --sensor; default the host name; pipe.sensor points
+                                    here */
     bool again;                  /* analyze: even captures the database holds */
     bool quiet;                  /* no summary, no progress bar */
     bool verbose;                /* the writer's timings too */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "limits.h"
@@ -27,7 +28,7 @@ enum opt_code {
     O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
-    O_LATEST,
+    O_LATEST, O_SENSOR,
 };
 
 struct optdef {
@@ -64,6 +65,9 @@ static const struct optdef optdefs[] = {
       "write Prometheus metrics to FILE every 5 s (node_exporter's textfile collector)" },
     { "db", O_DB, "FILE", "the SQLite database; each analyze or live adds a run to it" },
     { "no-db", O_NO_DB, NULL, "write no database" },
+    { "sensor", O_SENSOR, "NAME",
+      "the sensor's name, recorded in the run (runs.sensor) and shipped with its rows by "
+      "push; one name per database across a fleet; the host name when not given" },
     { "again", O_AGAIN, NULL,
       "analyse captures the database already holds (without it, they are refused)" },
     { "list", O_LIST, NULL,
@@ -109,7 +113,7 @@ static const struct optdef optdefs[] = {
 enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
 static const char *const analyze_takes[] = {
-    "read", "filter", "db", "no-db", "again", "list", "verdict", "problems", "quiet",
+    "read", "filter", "db", "no-db", "sensor", "again", "list", "verdict", "problems", "quiet",
     "verbose", "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms",
     "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const flows_takes[] = {
@@ -122,7 +126,8 @@ static const char *const export_takes[] = {
     "run", "latest", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
-    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet",
+    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "sensor",
+    "quiet",
     "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms", "max-flows",
     "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
@@ -202,6 +207,11 @@ static void options_defaults(struct options *o)
     o->promisc = true;
     o->save_files = EVIDENCE_DEFAULT_MAX_FILES;
     o->save_bytes = EVIDENCE_DEFAULT_MAX_BYTES;
+    /* the host name, as hostname(1) prints it; cut to the buffer */
+    if (gethostname(o->sensor, sizeof o->sensor) != 0 || !o->sensor[0])
+        snprintf(o->sensor, sizeof o->sensor, "localhost");
+    o->sensor[sizeof o->sensor - 1] = '\0';
+    o->pipe.sensor = o->sensor;
 }
 
 /* ---- help --------------------------------------------------------------------- */
@@ -520,6 +530,17 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
         return 0;
     case O_NO_DB:
         o->db_path = NULL;
+        return 0;
+    case O_SENSOR:
+        /* a name, not text to escape: it becomes a ClickHouse key and a metric label */
+        if (!*arg || strlen(arg) >= sizeof o->sensor ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "._-") != strlen(arg)) {
+            snprintf(err, len, "--sensor takes a name of 1 to %zu letters, digits, '.', '_' "
+                     "or '-'", sizeof o->sensor - 1);
+            return -1;
+        }
+        memcpy(o->sensor, arg, strlen(arg) + 1);
         return 0;
     case O_INTERFACE:
         if (!*arg) {

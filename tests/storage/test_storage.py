@@ -43,7 +43,7 @@ CONTRACT = {
 }
 
 # What schema revisions 2 and 3 (storage/schema.c) add beyond the contract.
-SCHEMA_REVISION = "7"
+SCHEMA_REVISION = "8"
 REV2_COLUMNS = {
     "runs": ["interrupted", "first_packet", "last_packet", "tcp_flows", "http_flows",
              "exchange_count", "evicted_flows", "fragments_skipped", "undecodable",
