@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "limits.h"
+#include "push.h"
 #include "source_live.h"
 
 enum opt_code {
@@ -28,7 +29,7 @@ enum opt_code {
     O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
-    O_LATEST, O_SENSOR,
+    O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH,
 };
 
 struct optdef {
@@ -105,6 +106,13 @@ static const struct optdef optdefs[] = {
     { "tcp-timeout", O_TCP_TIMEOUT, "SEC", "a flow idle this long (packet time) ends" },
     { "ooo-cap-mb", O_OOO_CAP, "MB",
       "out-of-order bytes held over all flows; past it a hole is given up as a gap" },
+    { "clickhouse", O_CLICKHOUSE, "URL",
+      "ClickHouse's HTTP interface, e.g. http://ch1:8123/?database=expectscope (user and "
+      "password may go in the URL)" },
+    { "follow", O_FOLLOW, NULL,
+      "keep shipping new rows, about a second after they are written, until SIGINT, "
+      "SIGTERM or SIGHUP; a destination that is down is retried for ever" },
+    { "batch", O_BATCH, "N", "rows per INSERT" },
     { "run", O_RUN, "N", "only run N" },
     { "latest", O_LATEST, NULL, "only the latest run" },
     { "json", O_JSON, NULL, "JSON instead of tables" },
@@ -124,6 +132,8 @@ static const char *const paths_takes[] = { "db", "run", "latest", "json", "help"
 static const char *const export_takes[] = {
     "db", "format", "output", "verdict", "problems", "server", "host", "since", "until",
     "run", "latest", "help", NULL };
+static const char *const push_takes[] = {
+    "db", "clickhouse", "follow", "batch", "quiet", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
     "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "sensor",
@@ -185,6 +195,17 @@ static const struct command commands[] = {
       "analyze --list): a ladder of its timeline, the raw request, interim and response "
       "header blocks, its flow, its retry link, and its flags explained.",
       show_takes, 1, 1, cmd_show },
+    { "push", "ship the rows a ClickHouse destination has not received yet",
+      "--clickhouse URL [--db FILE] [--follow] [--batch N]",
+      "Ship the database's runs, flows, exchanges, header blocks, hops and violations "
+      "that the destination has not acknowledged yet to ClickHouse over HTTP "
+      "(JSONEachRow), each row with its run's sensor. Progress is kept per destination "
+      "in the database, after each batch ClickHouse acknowledged, so a push that was "
+      "stopped or failed resumes where it was, and a re-sent row replaces itself "
+      "(storage/clickhouse/ holds the tables). A destination that does not answer is "
+      "retried with a growing wait; without --follow push gives up after a few "
+      "attempts and exits 1. See docs/fleet.md.",
+      push_takes, 0, 0, cmd_push },
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -212,6 +233,7 @@ static void options_defaults(struct options *o)
         snprintf(o->sensor, sizeof o->sensor, "localhost");
     o->sensor[sizeof o->sensor - 1] = '\0';
     o->pipe.sensor = o->sensor;
+    o->push_batch = PUSH_DEFAULT_BATCH;
 }
 
 /* ---- help --------------------------------------------------------------------- */
@@ -256,6 +278,9 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_SAVE_MB:
         snprintf(buf, len, "%llu", (unsigned long long)(d->save_bytes >> 20));
+        break;
+    case O_BATCH:
+        snprintf(buf, len, "%u", d->push_batch);
         break;
     }
 }
@@ -665,6 +690,24 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_JSON:
         o->json = true;
         return 0;
+    case O_CLICKHOUSE:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+            snprintf(err, len, "--clickhouse takes an http:// or https:// URL, not '%s'",
+                     arg);
+            return -1;
+        }
+        o->clickhouse = arg;
+        return 0;
+    case O_FOLLOW:
+        o->follow = true;
+        return 0;
+    case O_BATCH:
+        if (parse_u64(arg, 1, PUSH_MAX_BATCH, &v) == 0) {
+            o->push_batch = (uint32_t)v;
+            return 0;
+        }
+        snprintf(err, len, "--batch takes a number of rows from 1 to %u", PUSH_MAX_BATCH);
+        return -1;
     case O_LATEST:
         o->latest = true;
         return 0;
@@ -855,6 +898,10 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
             return -1;
         }
         return n_rest ? join_filter(o, rest, n_rest, err, len) : 0;
+    }
+    if (c->run == cmd_push && !o->clickhouse) {
+        snprintf(err, len, "push needs a destination: --clickhouse URL");
+        return -1;
     }
     if (c->run == cmd_show) {
         uint64_t id;

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 TIMEOUT = 120
-COMMANDS = ["analyze", "live", "flows", "report", "paths", "export", "show"]
+COMMANDS = ["analyze", "live", "flows", "report", "paths", "export", "show", "push"]
 
 
 class Checker:
