@@ -46,7 +46,7 @@ int cmd_push(const struct options *o)
     catch_signals(SIG_DFL);
     if (rc < 0)
         fprintf(stderr, "expectscope: %s\n", err);
-    if (!o->quiet) {
+    if (!o->quiet && (rc >= 0 || st.batches)) { /* after an error: only what did go */
         char dest[1024];
         uint64_t total = 0;
         for (int t = 0; t < PT_COUNT; t++)

@@ -26,6 +26,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import sqlite3
 import subprocess
 import sys
@@ -192,6 +193,15 @@ def apply_sql(server, path, db, replace=None):
             server.query(stmt, db)
 
 
+CHILDREN = []  # every process this test starts, stopped by PID at the end
+
+
+def spawn(args, **kw):
+    proc = subprocess.Popen(args, **kw)
+    CHILDREN.append(proc)
+    return proc
+
+
 def run(args, **kw):
     return subprocess.run([BINARY] + args, capture_output=True, text=True, timeout=TIMEOUT,
                           **kw)
@@ -324,6 +334,60 @@ def check_tables(ch, dbs):
         C.check(not diff, f"exchanges of {sensor}: the same content: {diff[:3]}")
 
 
+def stream_pcap(path):
+    """One capture repeated (each copy 1000 s later) to about 8 MiB, split at 3/4: past the
+    1 MiB that analyze reads ahead of standard input, and enough rows to fill the writer's
+    queue chunks (analyze hands rows over a chunk at a time), so that rows are committed
+    while the run goes on."""
+    data = open(path, "rb").read()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1", "a little-endian microsecond pcap"
+    header, records, i = data[:24], [], 24
+    while i + 16 <= len(data):
+        ts, us, incl, orig = struct.unpack("<IIII", data[i:i + 16])
+        records.append((ts, us, incl, orig, data[i + 16:i + 16 + incl]))
+        i += 16 + incl
+    out = bytearray(header)
+    for k in range((8 << 20) // len(data) + 1):
+        for ts, us, incl, orig, body in records:
+            out += struct.pack("<IIII", ts + 1000 * k, us, incl, orig) + body
+    cut = len(out) * 3 // 4
+    return bytes(out[:cut]), bytes(out[cut:])
+
+
+def start_writer(dbpath, sensor, head):
+    """analyze reading standard input, fed `head` and left open: a run being written,
+    with the writer's lock held. Returns the process and its run id once its first
+    exchanges are committed."""
+    proc = spawn([BINARY, "analyze", "-q", "--again", "--sensor", sensor, "--db", dbpath,
+                  "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+    proc.stdin.write(head)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(dbpath) as c:
+                r = c.execute("SELECT r.id, COUNT(e.id) FROM runs r JOIN exchanges e"
+                              " ON e.run_id = r.id WHERE r.finished_at IS NULL"
+                              " GROUP BY r.id ORDER BY r.id DESC LIMIT 1").fetchone()
+        except sqlite3.OperationalError:
+            r = None
+        if r and r[1] > 0:
+            return proc, r[0]
+        time.sleep(0.1)
+    raise RuntimeError("analyze on standard input committed no exchange in 60 s")
+
+
+def runs_of(dbs):
+    """{merged run id: (sensor, run id)}, as merged_db() shifts the second database."""
+    out = {}
+    for k, path in enumerate(dbs.values()):
+        with sqlite3.connect(path) as c:
+            for rid, sensor in c.execute("SELECT id, sensor FROM runs"):
+                out[rid + k * OFFSET] = (sensor, rid)
+    return out
+
+
 def main():
     global BINARY, SERVER
     if len(sys.argv) != 3:
@@ -395,9 +459,8 @@ def main():
                 f"push: one summary line: {p.stdout!r}")
 
         # sensor B: killed half-way through server 2, then run again
-        proc = subprocess.Popen([BINARY, "push", "--db", dbs[sb], "--clickhouse", url2,
-                                 "--batch", "1"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = spawn([BINARY, "push", "--db", dbs[sb], "--clickhouse", url2, "--batch", "1"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
             if progress(dbs[sb], url2).get("exchanges", 0) > 0:
@@ -458,32 +521,63 @@ def main():
                 f"the lines name the destination and say it gave up: {lines[-1:]}")
         C.eq(progress(dbs[sa], down), {}, "no progress recorded for a destination down")
 
-        # --follow: a run written while push follows is shipped; SIGTERM ends it with 0
-        proc = subprocess.Popen([BINARY, "push", "--follow", "--db", dbs[sb], "--clickhouse",
-                                 url1, "--batch", "50"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        p = run(["analyze", "-q", "--again", "--sensor", sb, "--db", dbs[sb], paths[0]])
-        C.eq(p.returncode, 0, f"analyze while push --follow runs: {p.stderr.strip()[:300]}")
-        with sqlite3.connect(dbs[sb]) as c:
-            new_run, n_new = c.execute("SELECT MAX(run_id), COUNT(*) FROM exchanges"
-                                       " WHERE run_id = (SELECT MAX(id) FROM runs)").fetchone()
+        # --follow beside a run being written (as live writes): its rows are shipped while
+        # the writer holds the database, the run again once it ended; SIGTERM ends push, 0
+        proc = spawn([BINARY, "push", "--follow", "--db", dbs[sb], "--clickhouse", url1,
+                      "--batch", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
+        head, tail = stream_pcap(os.path.join(srcdir, "tests", "pcap", "paths",
+                                              "direct-vs-edge.pcap"))
+        writer, run_id = start_writer(dbs[sb], sb, head)
         deadline = time.monotonic() + 60
-        got = 0
+        seen = (0, 0)
         while time.monotonic() < deadline:
+            seen = ch1.rows(f"SELECT count(), countIf(finished_at IS NULL) FROM runs FINAL"
+                            f" WHERE sensor = '{sb}' AND id = {run_id}")[0]
             got = ch1.rows(f"SELECT count() FROM exchanges FINAL WHERE sensor = '{sb}'"
-                           f" AND run_id = {new_run}")[0][0]
-            fin = ch1.rows(f"SELECT count() FROM runs FINAL WHERE sensor = '{sb}'"
-                           f" AND id = {new_run} AND finished_at IS NOT NULL")[0][0]
-            if got == n_new and fin == 1:
+                           f" AND run_id = {run_id}")[0][0]
+            if seen == (1, 1) and got > 0:
                 break
             time.sleep(0.2)
-        C.eq(got, n_new, "push --follow shipped the new run's exchanges")
+        C.eq(seen, (1, 1), "push --follow: the run being written is in ClickHouse, unfinished")
+        C.check(got > 0, "push --follow: exchanges of the run being written are shipped")
+        C.check(progress(dbs[sb], url1).get("runs", 0) < run_id,
+                f"progress does not pass a run being written: {progress(dbs[sb], url1)}")
+        writer.stdin.write(tail)
+        writer.stdin.close()
+        C.eq(writer.wait(timeout=TIMEOUT), 0, "the writer's analyze ended")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if progress(dbs[sb], url1).get("runs", 0) >= run_id:
+                break
+            time.sleep(0.2)
+        C.eq(progress(dbs[sb], url1).get("runs", 0), run_id,
+             "progress passes the run once it ended")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         C.eq(proc.returncode, 0, f"push --follow: exit status at SIGTERM ({err.strip()[:300]})")
         check_tables(ch1, dbs)
+        check_views(ch1, merged_db(os.path.join(top, "merged2.db"), dbs[sa], dbs[sb]),
+                    runs_of(dbs))
+
+        # a writer killed half-way leaves its run unfinished for ever: once no process
+        # holds the database, push takes the run as it is and moves past it
+        writer, run_id = start_writer(dbs[sb], sb, head)
+        writer.kill()
+        writer.wait()
+        p = run(["push", "--db", dbs[sb], "--clickhouse", url1])
+        C.eq(p.returncode, 0, f"push after a killed writer: {p.stderr.strip()[:300]}")
+        with sqlite3.connect(dbs[sb]) as c:
+            C.eq(c.execute("SELECT finished_at FROM runs WHERE id = ?", (run_id,)).fetchone(),
+                 (None,), "the killed writer's run is unfinished")
+        C.eq(progress(dbs[sb], url1).get("runs", 0), run_id,
+             "progress passes an unfinished run no process writes")
+        check_tables(ch1, dbs)
     finally:
+        for proc in CHILDREN:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for s in servers:
             s.stop()
         shutil.rmtree(top, ignore_errors=True)
