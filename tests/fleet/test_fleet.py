@@ -15,7 +15,11 @@ checks that:
     (merged into one SQLite database, ids of the second shifted);
   - a push sent twice changes no answer; a push to a destination that is down fails
     with one line per attempt naming it, exits 1 and records nothing;
-  - push --follow ships a run written while it runs, and exits 0 on SIGTERM.
+  - push --follow ships a run while it is written (analyze on standard input, left
+    open) and again once it ended, moving its progress past the run only then, and
+    exits 0 on SIGTERM; a writer killed half-way leaves a run push settles;
+  - hostile captured bytes (tests/export/hostile.py) arrive as their display text; a
+    user in the URL is neither printed nor stored; SIGINT stops a push with 130.
 Exit 0 when every check passed, 1 otherwise, 77 (skipped, with a message) when
 clickhouse-server is not installed (scripts/deps.sh test installs it).
 The servers are stopped by their PID and their directories removed, also on failure.
@@ -509,6 +513,67 @@ def main():
         p = run(["push", "--db", dbs[sa], "--clickhouse", url1])
         C.check(p.returncode == 0 and " 0 rows " in p.stdout,
                 f"push with nothing new ships nothing: {p.stdout.strip()}")
+
+        # hostile bytes (tests/export/hostile.py) arrive as their display text, the same
+        # as the exports write (valid JSON, or ClickHouse would refuse the batch); a user
+        # in the URL is neither printed nor part of the progress key
+        sys.path.insert(0, os.path.join(srcdir, "tests", "export"))
+        import display as disp
+        import hostile
+        hcap, hdb = os.path.join(top, "hostile.pcap"), os.path.join(top, "hostile.db")
+        hostile.write_pcap(hcap)
+        p = run(["analyze", "-q", "--sensor", "hostile-1", "--db", hdb, hcap])
+        C.eq(p.returncode, 0, f"analyze the hostile capture: {p.stderr.strip()[:300]}")
+        ch2.query("CREATE DATABASE IF NOT EXISTS hostile")
+        apply_sql(ch2, os.path.join(ddl, "tables.sql"), "hostile")
+        hurl = f"http://default:@127.0.0.1:{ch2.http}/?database=hostile"
+        p = run(["push", "--db", hdb, "--clickhouse", hurl, "--batch", "4"])
+        C.eq(p.returncode, 0, f"push the hostile database: {p.stderr.strip()[:300]}")
+        C.check("default:@" not in p.stdout + p.stderr, f"the user is not printed: {p.stdout}")
+        with sqlite3.connect(hdb) as c:
+            keys = [k for (k,) in c.execute("SELECT key FROM meta WHERE key LIKE 'push:%'")]
+        C.check(keys and not any("default:@" in k for k in keys),
+                f"the user is not in the progress keys: {keys}")
+        fields = ["uri", "host", "user_agent", "expect", "reason", "server", "via"]
+        with sqlite3.connect(hdb) as c:
+            want = {r[0]: [None if v is None else disp.display(v) for v in r[1:]]
+                    for r in c.execute("SELECT id, " + ", ".join(f"CAST({f} AS BLOB)"
+                                                               for f in fields) +
+                                       " FROM exchanges")}
+            want_raw = {(e, d): disp.display(r) for e, d, r in
+                        c.execute("SELECT exchange_id, direction, CAST(raw AS BLOB)"
+                                  " FROM headers")}
+        got = {r[0]: list(r[1:]) for r in
+               ch2.rows("SELECT id, " + ", ".join(fields) + " FROM exchanges FINAL",
+                        db="hostile")}
+        C.check(len(want) > 10, f"the hostile capture has exchanges: {len(want)}")
+        C.eq(got, want, "hostile fields in ClickHouse: the display text")
+        got_raw = {(e, d): r for e, d, r in
+                   ch2.rows("SELECT exchange_id, direction, raw FROM headers FINAL",
+                            db="hostile")}
+        C.eq(got_raw, want_raw, "hostile header blocks in ClickHouse: the display text")
+
+        # SIGINT stops a one-shot push between batches: 128 + 2, what went is recorded
+        ch2.query("CREATE DATABASE IF NOT EXISTS hostile2")
+        apply_sql(ch2, os.path.join(ddl, "tables.sql"), "hostile2")
+        hurl2 = ch2.url("hostile2")
+        proc = spawn([BINARY, "push", "--db", hdb, "--clickhouse", hurl2, "--batch", "1"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None:
+            if progress(hdb, hurl2).get("exchanges", 0) > 0:
+                break
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        C.eq(proc.returncode, 130, f"push stopped by SIGINT: exit status ({err.strip()[:200]})")
+        C.check(out.startswith("push: "), f"push stopped by SIGINT: its summary: {out!r}")
+        p = run(["push", "--db", hdb, "--clickhouse", hurl2])
+        C.eq(p.returncode, 0, f"push after SIGINT: {p.stderr.strip()[:300]}")
+        got2 = {r[0]: list(r[1:]) for r in
+                ch2.rows("SELECT id, " + ", ".join(fields) + " FROM exchanges FINAL",
+                         db="hostile2")}
+        C.eq(got2, want, "after SIGINT and a second push: every exchange, once")
 
         # a destination that is down: one line per attempt naming it, exit 1, no progress
         down = f"http://127.0.0.1:{free_port()}/?database=expectscope"
