@@ -68,7 +68,9 @@ struct push {
     sqlite3 *ro, *rw;
     sqlite3_stmt *q[PT_COUNT];
     int64_t done[PT_COUNT];    /* final cursor, as in meta */
-    int64_t sent[PT_COUNT];    /* live rows sent this process (not recorded) */
+    int64_t sent[PT_COUNT];    /* rows of unsettled runs sent up to here */
+    int64_t live_settled[PT_COUNT]; /* ... while the settled runs were those up to this */
+    uint64_t last_version;     /* _version of the last batch: never twice the same */
     uint64_t live_runs_hash;   /* the unsettled runs rows last sent */
     char host[256];
     char dest[1024];
@@ -134,6 +136,10 @@ static void meta_key(const struct push *p, enum push_table_id t, char *buf, size
     snprintf(buf, len, "push:%s:%s", p->dest, specs[t].name);
 }
 
+/* 'push:DEST:TABLE' holds the final cursor; 'push:DEST:TABLE:live' holds
+ * "SETTLED:CURSOR": rows of the runs after SETTLED were sent up to CURSOR, so that a
+ * restarted push does not send a long live run's rows again (they go once more, in
+ * full, when the run settles). */
 static int load_progress(struct push *p)
 {
     sqlite3_stmt *st;
@@ -141,17 +147,31 @@ static int load_progress(struct push *p)
         SQLITE_OK)
         return sql_fail(p, p->ro, "reading push progress");
     for (int t = 0; t < PT_COUNT; t++) {
-        char key[1200];
-        meta_key(p, (enum push_table_id)t, key, sizeof key);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        p->done[t] = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        p->sent[t] = p->done[t];
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            sqlite3_finalize(st);
-            return sql_fail(p, p->ro, "reading push progress");
+        for (int live = 0; live < 2; live++) {
+            char key[1200];
+            meta_key(p, (enum push_table_id)t, key, sizeof key);
+            if (live)
+                strncat(key, ":live", sizeof key - strlen(key) - 1);
+            sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW && !live) {
+                p->done[t] = sqlite3_column_int64(st, 0);
+            } else if (rc == SQLITE_ROW) {
+                const char *v = (const char *)sqlite3_column_text(st, 0);
+                long long settled, cursor;
+                if (v && sscanf(v, "%lld:%lld", &settled, &cursor) == 2) {
+                    p->live_settled[t] = settled;
+                    p->sent[t] = cursor;
+                }
+            }
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                sqlite3_finalize(st);
+                return sql_fail(p, p->ro, "reading push progress");
+            }
         }
+        if (p->sent[t] < p->done[t])
+            p->sent[t] = p->done[t];
     }
     sqlite3_finalize(st);
     return 0;
@@ -160,10 +180,8 @@ static int load_progress(struct push *p)
 /* Record that every settled row of t up to cursor is acknowledged: after the 200, never
  * before, so that a crash in between re-sends (and ClickHouse deduplicates) instead of
  * losing. */
-static int save_progress(struct push *p, enum push_table_id t, int64_t cursor)
+static int save_meta(struct push *p, const char *key, const char *value)
 {
-    char key[1200];
-    meta_key(p, t, key, sizeof key);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(p->rw,
                            "INSERT INTO meta(key, value) VALUES (?, ?)"
@@ -171,14 +189,37 @@ static int save_progress(struct push *p, enum push_table_id t, int64_t cursor)
                            -1, &st, NULL) != SQLITE_OK)
         return sql_fail(p, p->rw, "recording push progress");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, cursor);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sql_fail(p, p->rw, "recording push progress");
+    return rc == SQLITE_DONE ? 0 : sql_fail(p, p->rw, "recording push progress");
+}
+
+static int save_progress(struct push *p, enum push_table_id t, int64_t cursor)
+{
+    char key[1200], value[32];
+    meta_key(p, t, key, sizeof key);
+    snprintf(value, sizeof value, "%lld", (long long)cursor);
+    if (save_meta(p, key, value) != 0)
+        return -1;
     p->done[t] = cursor;
     if (p->sent[t] < cursor)
         p->sent[t] = cursor;
+    return 0;
+}
+
+/* Rows of the runs after `settled` sent up to cursor (acknowledged, not final). */
+static int save_live_progress(struct push *p, enum push_table_id t, int64_t settled,
+                              int64_t cursor)
+{
+    char key[1200], value[48];
+    meta_key(p, t, key, sizeof key);
+    strncat(key, ":live", sizeof key - strlen(key) - 1);
+    snprintf(value, sizeof value, "%lld:%lld", (long long)settled, (long long)cursor);
+    if (save_meta(p, key, value) != 0)
+        return -1;
+    p->sent[t] = cursor;
+    p->live_settled[t] = settled;
     return 0;
 }
 
@@ -213,9 +254,10 @@ static bool writer_active(const char *path)
     return held;
 }
 
-/* The highest run id up to which every run is settled: finished, or unfinished while
- * no writer holds the database. The newest run id is read before the lock is looked
- * at: a run that starts after that look is newer, so it is never taken for a dead one. */
+/* The highest run id up to which every run is settled: finished, unfinished but older
+ * than the newest run, or unfinished while no writer holds the database. The newest run
+ * id is read before the lock is looked at: a run that starts after that look is newer,
+ * so it is never taken for a dead one. */
 static int settled_runs(struct push *p, int64_t *settled)
 {
     sqlite3_stmt *st;
@@ -235,7 +277,9 @@ static int settled_runs(struct push *p, int64_t *settled)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         bool finished = sqlite3_column_int(st, 1) != 0;
-        if (!finished && (writer || id > newest))
+        /* one writer at a time, and it writes only its own, newest run: an unfinished
+         * run before the newest one was left by a writer that is gone */
+        if (!finished && id >= newest && (writer || id > newest))
             break;
         *settled = id;
     }
@@ -311,7 +355,11 @@ static int read_batch(struct push *p, enum push_table_id t, int64_t cursor, int6
         sqlite3_bind_int64(st, 3, hi);
         sqlite3_bind_text(st, 4, p->host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, limit);
+        /* later than any batch before, even when the clock steps back */
         uint64_t version = wall_us();
+        if (version <= p->last_version)
+            version = p->last_version + 1;
+        p->last_version = version;
         uint32_t rows = 0, group_rows = 0;
         int64_t last = cursor, prev = cursor;
         long group_at = 0;
@@ -505,6 +553,9 @@ static int ship_table(struct push *p, enum push_table_id t, int64_t settled,
         for (;;) {
             if (stopping(p))
                 return 1;
+            /* a live cursor of other unsettled runs than these starts over */
+            if (!final && p->live_settled[t] != settled && p->sent[t] > p->done[t])
+                p->sent[t] = p->done[t];
             int64_t cursor = final ? p->done[t] : p->sent[t];
             struct batch b;
             if (read_batch(p, t, cursor, lo, hi, p->cfg->batch_rows, &b) != 0)
@@ -521,8 +572,8 @@ static int ship_table(struct push *p, enum push_table_id t, int64_t settled,
             if (final) {
                 if (save_progress(p, t, b.last) != 0)
                     return -1;
-            } else {
-                p->sent[t] = b.last;
+            } else if (save_live_progress(p, t, settled, b.last) != 0) {
+                return -1;
             }
             if (!b.more)
                 break;

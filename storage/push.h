@@ -18,14 +18,16 @@
  * Progress: meta key 'push:DEST:TABLE' (DEST the URL without user and password) holds
  * the cursor (the id, or the exchange id for headers and hops) up to which every row of
  * that table has been acknowledged by the destination in its final form. It moves only
- * over rows of settled runs (finished, or unfinished with no writer holding the
- * database: an interrupted run), and only after ClickHouse answered 200 to the batch.
+ * over rows of settled runs (finished; or unfinished, when a newer run exists or no
+ * writer holds the database: a killed run), and only after ClickHouse answered 200.
  * A kill between the answer and the commit re-sends that batch: the tables are
  * ReplacingMergeTree keyed by sensor, run and row, so a re-sent row replaces itself.
  * Rows of a run still being written (live) are sent as they appear, without moving the
  * cursor, and sent again once the run is settled: a live run's flows are written when
  * they end, out of id order, and its exchanges learn who answered them later, so only
  * the settled run's rows are final. Its runs row is re-sent whenever it changed.
+ * How far those were sent is kept too ('push:DEST:TABLE:live'), so that a restarted
+ * push does not send a long live run's rows again before the run ends.
  */
 #ifndef ES_PUSH_H
 #define ES_PUSH_H

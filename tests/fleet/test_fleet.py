@@ -212,8 +212,11 @@ def run(args, **kw):
 
 
 def progress(dbpath, dest):
+    """{table: cursor} of push's progress to dest; 'table:live' keys hold text."""
     with sqlite3.connect(dbpath) as c:
-        return dict(c.execute("SELECT substr(key, length(?) + 7), CAST(value AS INTEGER)"
+        return dict(c.execute("SELECT substr(key, length(?) + 7),"
+                              " CASE WHEN key LIKE '%:live' THEN value"
+                              " ELSE CAST(value AS INTEGER) END"
                               " FROM meta WHERE key LIKE 'push:' || ? || ':%'",
                               (dest, dest)).fetchall())
 
@@ -608,6 +611,36 @@ def main():
         C.check(got > 0, "push --follow: exchanges of the run being written are shipped")
         C.check(progress(dbs[sb], url1).get("runs", 0) < run_id,
                 f"progress does not pass a run being written: {progress(dbs[sb], url1)}")
+        live = progress(dbs[sb], url1)
+        C.check(live.get("exchanges:live", "") != "",
+                f"how far the run being written was sent is kept: {live}")
+        # push killed and started again while the run is still written: what went is
+        # not sent again (nothing new is committed while the writer waits for input)
+        def caught_up():
+            with sqlite3.connect(dbs[sb]) as c:
+                want = [c.execute(f"SELECT COUNT(*) FROM {t} WHERE run_id = ?",
+                                  (run_id,)).fetchone()[0] for t in ("flows", "exchanges")]
+            got = [ch1.rows(f"SELECT count() FROM {t} FINAL WHERE sensor = '{sb}'"
+                            f" AND run_id = {run_id}")[0][0] for t in ("flows", "exchanges")]
+            return got == want
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not caught_up():
+            time.sleep(0.2)
+        C.check(caught_up(), "push --follow: caught up with the run being written")
+        proc.kill()
+        proc.communicate()
+        proc = spawn([BINARY, "push", "--follow", "--db", dbs[sb], "--clickhouse", url1,
+                      "--batch", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
+        time.sleep(3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        C.eq(proc.returncode, 0, f"push --follow restarted: exit status ({err.strip()[:300]})")
+        C.check(all(f"{t} 0" in out for t in ("flows", "exchanges", "headers", "hops")),
+                f"a restarted push sends the live run's rows only once: {out.strip()}")
+        proc = spawn([BINARY, "push", "--follow", "--db", dbs[sb], "--clickhouse", url1,
+                      "--batch", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
         writer.stdin.write(tail)
         writer.stdin.close()
         C.eq(writer.wait(timeout=TIMEOUT), 0, "the writer's analyze ended")
