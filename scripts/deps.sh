@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-dev
-            node-llhttp zlib1g-dev liblzma-dev libzstd-dev)
+            node-llhttp zlib1g-dev liblzma-dev libzstd-dev libcurl4-openssl-dev)
 # Not installed here: regenerating the committed real-traffic captures is a manual step.
 #   tests/capture/make-corpus.sh: tcpdump tshark nginx-light libnginx-mod-http-echo
 #     lighttpd squid curl nodejs iproute2 ethtool
@@ -16,10 +16,11 @@ build_pkgs=(build-essential cmake pkg-config libpcap-dev libndpi-dev libsqlite3-
 # systemd: systemd-analyze verifies the unit in contrib/
 # iproute2, ethtool, nginx, curl, tcpdump, tcpreplay: tests/live/ (network namespaces,
 # real servers and clients, a reference capture, replay at speed)
+# clickhouse-server: tests/fleet/ starts two of them on loopback as a two-shard cluster
 # chromium: the HTML report in a headless browser (tests/export/test_html_browser.py);
 # nodejs: the HAR export read the way a browser's HAR import reads it (har_load.js)
 test_pkgs=(python3 sqlite3 clang man-db prometheus systemd iproute2 ethtool nginx curl
-           tcpdump tcpreplay chromium nodejs)
+           tcpdump tcpreplay chromium nodejs clickhouse-server clickhouse-client)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
@@ -44,8 +45,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/
 # Debian starts and enables a package's service on install where systemd runs (a
 # container without it, or with a policy-rc.d that says no, starts nothing). We want
 # promtool, not a Prometheus server: stop and disable the one this install started.
-# The same for nginx: the live tests start their own, inside a network namespace.
-for svc in prometheus nginx; do
+# The same for nginx: the live tests start their own, inside a network namespace; and
+# for clickhouse-server: tests/fleet/ starts its own two, on loopback ports it picks.
+for svc in prometheus nginx clickhouse-server; do
     if [[ " ${missing[*]} " == *" $svc "* ]] && [ -d /run/systemd/system ]; then
         systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
     fi

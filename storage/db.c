@@ -358,8 +358,8 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
     sqlite3_stmt *st;
     if (db->flow_base < 0 || db->exchange_base < 0 ||
         sqlite3_prepare_v2(db->conn,
-                           "INSERT INTO runs (mode, source, started_at, tool_version, options)"
-                           " VALUES (?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) {
+                           "INSERT INTO runs (mode, source, started_at, tool_version, options,"
+                           " sensor) VALUES (?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) {
         fail(db, NULL);
         goto out;
     }
@@ -368,6 +368,8 @@ int db_run_begin(struct db *db, const struct db_run_info *info, char *err, size_
     sqlite3_bind_double(st, 3, (double)info->started_us / 1e6);
     sqlite3_bind_text(st, 4, ES_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, info->options, -1, SQLITE_STATIC);
+    if (info->sensor)
+        sqlite3_bind_text(st, 6, info->sensor, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) {

@@ -56,6 +56,7 @@ struct db_run_info {
     const char *mode;       /* "file" or "live" */
     const char *source;     /* the inputs, space-separated, or the interface */
     const char *options;    /* JSON text */
+    const char *sensor;     /* runs.sensor; NULL: left NULL */
     uint64_t started_us;    /* wall clock */
     const struct db_input *inputs; /* written to the inputs table; may be NULL */
     int n_inputs;

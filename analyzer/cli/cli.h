@@ -43,6 +43,8 @@ struct options {
     int n_inputs;
     char *filter;                /* BPF expression (-f, or the words after -r), or NULL */
     const char *db_path;         /* the database; NULL with --no-db */
+    char sensor[64];             /* --sensor; default the host name; pipe.sensor points
+                                    here */
     bool again;                  /* analyze: even captures the database holds */
     bool quiet;                  /* no summary, no progress bar */
     bool verbose;                /* the writer's timings too */
@@ -76,6 +78,9 @@ struct options {
     double since, until;         /* export --since/--until, epoch seconds; 0: none */
     uint32_t save_files;         /* --save-pcap-files */
     uint64_t save_bytes;         /* --save-pcap-mb, in bytes */
+    const char *clickhouse;      /* push --clickhouse URL */
+    bool follow;                 /* push --follow */
+    uint32_t push_batch;         /* push --batch */
 };
 
 /* Parse argv into o. 0; -1 with a one-line reason in err (a usage error); -2 when
@@ -100,6 +105,7 @@ int cmd_show(const struct options *o);
 int cmd_live(const struct options *o);
 int cmd_paths(const struct options *o);
 int cmd_export(const struct options *o);
+int cmd_push(const struct options *o);
 
 /* Shared by analyze and flows (drive.c): open the inputs (and the filter) as a file
  * source, or say why in one line and return NULL with the exit status in *status

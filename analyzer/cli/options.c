@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "limits.h"
+#include "push.h"
 #include "source_live.h"
 
 enum opt_code {
@@ -27,7 +29,7 @@ enum opt_code {
     O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
-    O_LATEST,
+    O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH,
 };
 
 struct optdef {
@@ -64,6 +66,9 @@ static const struct optdef optdefs[] = {
       "write Prometheus metrics to FILE every 5 s (node_exporter's textfile collector)" },
     { "db", O_DB, "FILE", "the SQLite database; each analyze or live adds a run to it" },
     { "no-db", O_NO_DB, NULL, "write no database" },
+    { "sensor", O_SENSOR, "NAME",
+      "the sensor's name, recorded in the run (runs.sensor) and shipped with its rows by "
+      "push; one name per database across a fleet; the host name when not given" },
     { "again", O_AGAIN, NULL,
       "analyse captures the database already holds (without it, they are refused)" },
     { "list", O_LIST, NULL,
@@ -101,6 +106,13 @@ static const struct optdef optdefs[] = {
     { "tcp-timeout", O_TCP_TIMEOUT, "SEC", "a flow idle this long (packet time) ends" },
     { "ooo-cap-mb", O_OOO_CAP, "MB",
       "out-of-order bytes held over all flows; past it a hole is given up as a gap" },
+    { "clickhouse", O_CLICKHOUSE, "URL",
+      "ClickHouse's HTTP interface, e.g. http://ch1:8123/?database=expectscope (user and "
+      "password may go in the URL)" },
+    { "follow", O_FOLLOW, NULL,
+      "keep shipping new rows, about a second after they are written, until SIGINT, "
+      "SIGTERM or SIGHUP; a destination that is down is retried for ever" },
+    { "batch", O_BATCH, "N", "rows per INSERT" },
     { "run", O_RUN, "N", "only run N" },
     { "latest", O_LATEST, NULL, "only the latest run" },
     { "json", O_JSON, NULL, "JSON instead of tables" },
@@ -109,7 +121,7 @@ static const struct optdef optdefs[] = {
 enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 
 static const char *const analyze_takes[] = {
-    "read", "filter", "db", "no-db", "again", "list", "verdict", "problems", "quiet",
+    "read", "filter", "db", "no-db", "sensor", "again", "list", "verdict", "problems", "quiet",
     "verbose", "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms",
     "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const flows_takes[] = {
@@ -120,9 +132,12 @@ static const char *const paths_takes[] = { "db", "run", "latest", "json", "help"
 static const char *const export_takes[] = {
     "db", "format", "output", "verdict", "problems", "server", "host", "since", "until",
     "run", "latest", "help", NULL };
+static const char *const push_takes[] = {
+    "db", "clickhouse", "follow", "batch", "quiet", "help", NULL };
 static const char *const live_takes[] = {
     "interface", "filter", "snaplen", "buffer-size", "no-promisc", "duration", "user",
-    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "quiet",
+    "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "sensor",
+    "quiet",
     "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms", "max-flows",
     "tcp-timeout", "ooo-cap-mb", "help", NULL };
 
@@ -181,6 +196,17 @@ static const struct command commands[] = {
       "analyze --list): a ladder of its timeline, the raw request, interim and response "
       "header blocks, its flow, its retry link, and its flags explained.",
       show_takes, 1, 1, cmd_show },
+    { "push", "ship the rows a ClickHouse destination has not received yet",
+      "--clickhouse URL [--db FILE] [--follow] [--batch N]",
+      "Ship the database's runs, flows, exchanges, header blocks, hops and violations "
+      "that the destination has not acknowledged yet to ClickHouse over HTTP "
+      "(JSONEachRow), each row with its run's sensor. Progress is kept per destination "
+      "in the database, after each batch ClickHouse acknowledged, so a push that was "
+      "stopped or failed resumes where it was, and a re-sent row replaces itself "
+      "(storage/clickhouse/ holds the tables). A destination that does not answer is "
+      "retried with a growing wait; without --follow push gives up after a few "
+      "attempts and exits 1. See docs/fleet.md.",
+      push_takes, 0, 0, cmd_push },
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -203,6 +229,12 @@ static void options_defaults(struct options *o)
     o->promisc = true;
     o->save_files = EVIDENCE_DEFAULT_MAX_FILES;
     o->save_bytes = EVIDENCE_DEFAULT_MAX_BYTES;
+    /* the host name, as hostname(1) prints it; cut to the buffer */
+    if (gethostname(o->sensor, sizeof o->sensor) != 0 || !o->sensor[0])
+        snprintf(o->sensor, sizeof o->sensor, "localhost");
+    o->sensor[sizeof o->sensor - 1] = '\0';
+    o->pipe.sensor = o->sensor;
+    o->push_batch = PUSH_DEFAULT_BATCH;
 }
 
 /* ---- help --------------------------------------------------------------------- */
@@ -247,6 +279,9 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_SAVE_MB:
         snprintf(buf, len, "%llu", (unsigned long long)(d->save_bytes >> 20));
+        break;
+    case O_BATCH:
+        snprintf(buf, len, "%u", d->push_batch);
         break;
     }
 }
@@ -522,6 +557,17 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_NO_DB:
         o->db_path = NULL;
         return 0;
+    case O_SENSOR:
+        /* a name, not text to escape: it becomes a ClickHouse key and a metric label */
+        if (!*arg || strlen(arg) >= sizeof o->sensor ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "._-") != strlen(arg)) {
+            snprintf(err, len, "--sensor takes a name of 1 to %zu letters, digits, '.', '_' "
+                     "or '-'", sizeof o->sensor - 1);
+            return -1;
+        }
+        memcpy(o->sensor, arg, strlen(arg) + 1);
+        return 0;
     case O_INTERFACE:
         if (!*arg) {
             snprintf(err, len, "-i needs an interface name");
@@ -645,6 +691,24 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_JSON:
         o->json = true;
         return 0;
+    case O_CLICKHOUSE:
+        if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+            snprintf(err, len, "--clickhouse takes an http:// or https:// URL, not '%s'",
+                     arg);
+            return -1;
+        }
+        o->clickhouse = arg;
+        return 0;
+    case O_FOLLOW:
+        o->follow = true;
+        return 0;
+    case O_BATCH:
+        if (parse_u64(arg, 1, PUSH_MAX_BATCH, &v) == 0) {
+            o->push_batch = (uint32_t)v;
+            return 0;
+        }
+        snprintf(err, len, "--batch takes a number of rows from 1 to %u", PUSH_MAX_BATCH);
+        return -1;
     case O_LATEST:
         o->latest = true;
         return 0;
@@ -835,6 +899,10 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
             return -1;
         }
         return n_rest ? join_filter(o, rest, n_rest, err, len) : 0;
+    }
+    if (c->run == cmd_push && !o->clickhouse) {
+        snprintf(err, len, "push needs a destination: --clickhouse URL");
+        return -1;
     }
     if (c->run == cmd_show) {
         uint64_t id;

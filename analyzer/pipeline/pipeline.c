@@ -252,6 +252,7 @@ static int begin_run(struct pipeline *p, char *err, size_t err_len)
         .mode = source_is_live(src) ? "live" : "file",
         .source = source_name(src),
         .options = opts,
+        .sensor = cfg->sensor,
         .started_us = wall_us(),
         .inputs = rows,
         .n_inputs = n,

@@ -66,6 +66,7 @@ struct pipeline_config {
                                          during pipeline_new() only */
     size_t n_proxies;
     struct db *db;                 /* where the run goes; NULL: nowhere. Borrowed. */
+    const char *sensor;            /* runs.sensor (--sensor); NULL: none. Borrowed. */
     /* Save the packets of problem flows (--save-pcap): the pipeline creates the
      * evidence store (it is sized from the flow table) and feeds it. NULL: off.
      * Borrowed during pipeline_new() only. */

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 TIMEOUT = 120
-COMMANDS = ["analyze", "live", "flows", "report", "paths", "export", "show"]
+COMMANDS = ["analyze", "live", "flows", "report", "paths", "export", "show", "push"]
 
 
 class Checker:
@@ -144,8 +144,20 @@ def area_options(binary, srcdir, tmp):
             (["show"], "show needs an exchange id"),
             (["show", "abc"], "show takes an exchange id"),
             (["show", "1", "2"], "show takes one argument"),
-            (["frobnicate"], "unknown command 'frobnicate'")):
+            (["frobnicate"], "unknown command 'frobnicate'"),
+            (["push"], "push needs a destination: --clickhouse URL"),
+            (["push", "--clickhouse", "ftp://ch1/"], "--clickhouse takes an http:// or https://"),
+            (["push", "--clickhouse", "http://ch1/", "--batch", "0"], "--batch takes a number"),
+            (["push", "--clickhouse", "http://ch1/", "x.db"], "push takes no arguments"),
+            (["report", "--follow"], "--follow goes with push"),
+            (["analyze", "--sensor", "a b", late], "--sensor takes a name"),
+            (["analyze", "--sensor", "", late], "--sensor takes a name")):
         one_line_error(run(binary, args, tmp), 2, want, " ".join(args))
+    # push: a database that is not there is an input error, and nothing is created
+    missing = os.path.join(tmp, "missing.db")
+    one_line_error(run(binary, ["push", "--db", missing, "--clickhouse", "http://127.0.0.1:9/"],
+                       tmp), 1, "missing.db", "push from a database that is not there")
+    C.check(not os.path.exists(missing), "push created no database")
     # decimals for millisecond options: 0.5 ms lands in runs.options
     dbp = os.path.join(tmp, "dec.db")
     p = run(binary, ["analyze", "-q", "--db", dbp, "--no-wait-ms", "0.5", "--stall-ms",

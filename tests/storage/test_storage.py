@@ -17,6 +17,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -325,6 +326,9 @@ def area_schema(binary, srcdir, tmp):
         C.eq(sorted(q(db, f"SELECT {keys}, {summed} FROM {v}_by_run GROUP BY {keys}"), key=repr),
              sorted(q(db, f"SELECT {keys}, {sums} FROM {v}"), key=repr),
              f"{v}_by_run adds up to {v}")
+    # revision 8: every run says its sensor, the host name unless --sensor said otherwise
+    C.eq(sorted({r[0] for r in q(db, "SELECT sensor FROM runs")}), [socket.gethostname()],
+         "runs.sensor: the host name by default")
     # revision 6: the times an export draws, in ms after t_hdr like wait_ms
     bad = q(db, "SELECT id, interim_codes, interim_ms FROM exchanges WHERE t_hdr IS NOT NULL"
                 " AND (interim_codes IS NULL) != (interim_ms IS NULL)")
