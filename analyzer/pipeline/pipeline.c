@@ -279,11 +279,13 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
     }
     d.ts_us = sp->ts_us;
     struct flow_hit hit = flow_table_packet(p->ft, &d);
+    if (!hit.f)
+        return; /* impossible flags, or a RST with no flow: counted by the table */
     /* stragglers too: the flow counts them, so its evidence shows them */
     if (p->evidence)
         evidence_packet(p->evidence, hit.f, sp);
-    if (hit.after_end)
-        return; /* a straggler after FIN/RST: counted by the flow table only */
+    if (hit.after_end || hit.ignored)
+        return; /* a straggler after FIN/RST, or a RST out of window: counted only */
     if (p->cls && cls_packet(p->cls, hit.f, hit.dir, &d) == CLS_OTHER &&
         reasm_detach(p->ra, hit.f, d.ts_us)) {
         t->detached_flows++;
