@@ -116,6 +116,8 @@ def main():
         if len(ex) == 1:
             check((ex[0][2] is not None) == ts_known, f"{name}: ts {ex[0][2]}")
             check(ex[0][3:] == (None, None, None), f"{name}: durations {ex[0][3:]}, want NULL")
+        viol = rows(db, "SELECT rule, detail FROM violations")
+        check(not viol, f"{name}: rules judged times the capture did not record: {viol}")
     for name, start, cont in (("tsresol-2-30.pcapng", wirecaps.T0 + 0.010, 5.0),
                               ("tsresol-10-12.pcapng", 1000.010, 5.0),
                               ("tsresol-10-0.pcapng", float(int(wirecaps.T0)), 0.0)):
