@@ -1041,6 +1041,28 @@ static void test_blind(void)
     env_end(&e);
     env_free(&e);
 
+    check_case("the receiver never acknowledged: the sender's own sequence bounds the RST");
+    env_init(&e, 0, 0, true);
+    segn(&e, 1, DIR_C2S, TCP_SYN, isn_c, 0, NULL, 0, 0);
+    segn(&e, 2, DIR_S2C, TCP_SYN | TCP_ACK, isn_s, isn_c + 1, NULL, 0, 0);
+    h = segn(&e, 3, DIR_S2C, TCP_RST, isn_s + 1 + FLOW_RST_UNKNOWN_WINDOW + 1, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    h = segn(&e, 4, DIR_S2C, TCP_RST, isn_s + 1 - FLOW_RST_UNKNOWN_WINDOW - 1, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    h = segn(&e, 5, DIR_S2C, TCP_RST, isn_s + 1 + FLOW_RST_UNKNOWN_WINDOW, 0, NULL, 0, 0);
+    CHECK(h.ended);
+    CHECK_EQ(flow_table_stats(e.ft)->bad_rsts, 2);
+    env_end(&e);
+    env_free(&e);
+
+    check_case("a RST to a SYN alone (a refused connection) is believed");
+    env_init(&e, 0, 0, true);
+    segn(&e, 1, DIR_C2S, TCP_SYN, isn_c, 0, NULL, 0, 0);
+    h = segn(&e, 2, DIR_S2C, TCP_RST | TCP_ACK, 0, isn_c + 1, NULL, 0, 0);
+    CHECK(h.ended);
+    env_end(&e);
+    env_free(&e);
+
     check_case("SYN+FIN, SYN+RST, a bare FIN and a RST before the handshake are debris");
     env_init(&e, 0, 0, true);
     h = segn(&e, 1, DIR_C2S, TCP_SYN | TCP_FIN, 7777, 0, NULL, 0, 0);
