@@ -214,7 +214,9 @@ static enum dec_result tcp_header(struct rd *r, uint32_t cut, struct dec_pkt *ou
     out->ack = rd_be32(r);
     uint8_t off = rd_u8(r) >> 4;
     out->tcp_flags = rd_u8(r);
-    rd_skip(r, 6); /* window, checksum, urgent pointer */
+    out->window = rd_be16(r);
+    out->wscale = DEC_NO_WSCALE;
+    rd_skip(r, 4); /* checksum, urgent pointer */
     if (r->bad)
         return cut ? DEC_TRUNCATED : DEC_BAD_TCP;
     size_t hlen = (size_t)off * 4;
@@ -222,7 +224,27 @@ static enum dec_result tcp_header(struct rd *r, uint32_t cut, struct dec_pkt *ou
         return DEC_BAD_TCP;
     if (hlen > avail)
         return cut ? DEC_TRUNCATED : DEC_BAD_TCP;
-    rd_skip(r, hlen - 20); /* options */
+    struct rd o = rd_make(r->p, hlen - 20);
+    rd_skip(r, hlen - 20);
+    /* Options: only a SYN's window scale is of use (the RST window check, flow.h). */
+    while ((out->tcp_flags & TCP_SYN) && rd_left(&o) >= 1) {
+        uint8_t kind = rd_u8(&o);
+        if (kind == 0)
+            break; /* end of options */
+        if (kind == 1)
+            continue; /* no-op */
+        if (rd_left(&o) < 1)
+            break;
+        uint8_t olen = rd_u8(&o);
+        if (olen < 2 || (size_t)olen - 2 > rd_left(&o))
+            break; /* malformed: the rest is not read */
+        if (kind == 3 && olen == 3) {
+            uint8_t shift = rd_u8(&o);
+            out->wscale = shift > 14 ? 14 : shift; /* RFC 7323: larger means 14 */
+        } else {
+            rd_skip(&o, (size_t)olen - 2);
+        }
+    }
     out->payload = r->p;
     out->payload_len = (uint32_t)rd_left(r);
     out->payload_cut = cut;

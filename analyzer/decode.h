@@ -37,6 +37,9 @@ enum {
     TCP_ACK = 0x10, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80,
 };
 
+/* struct dec_pkt.wscale when the segment is not a SYN or its SYN has no such option. */
+#define DEC_NO_WSCALE 0xffu
+
 /* A decoded packet. Pointers borrow the packet bytes: valid for this packet only. */
 struct dec_pkt {
     uint64_t ts_us;           /* capture time, copied from the capture record */
@@ -50,6 +53,8 @@ struct dec_pkt {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t tcp_flags;
+    uint16_t window;          /* the header's window field, unscaled */
+    uint8_t wscale;           /* a SYN's window scale option (shift), else DEC_NO_WSCALE */
     const uint8_t *payload;   /* captured TCP payload */
     uint32_t payload_len;
     uint32_t payload_cut;     /* payload announced by IP but not captured (snaplen) */

@@ -300,6 +300,59 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
     return f;
 }
 
+bool flow_flags_impossible(uint8_t fl)
+{
+    if ((fl & TCP_SYN) && (fl & (TCP_FIN | TCP_RST)))
+        return true;
+    if ((fl & (TCP_FIN | TCP_ACK)) == TCP_FIN)
+        return true; /* every segment after the SYN carries an ACK */
+    return (fl & (TCP_FIN | TCP_SYN | TCP_RST | TCP_ACK | TCP_PSH | TCP_URG)) == 0;
+}
+
+/* What endpoint ep's (non-RST) segment shows of its state. */
+static void track(struct flow *f, uint8_t ep, const struct dec_pkt *p)
+{
+    uint32_t end = p->seq + p->payload_len + p->payload_cut +
+                   ((p->tcp_flags & TCP_SYN) ? 1u : 0u) + ((p->tcp_flags & TCP_FIN) ? 1u : 0u);
+    if (!f->seq_known[ep] || seq_lt(f->snd_nxt[ep], end)) {
+        f->snd_nxt[ep] = end;
+        f->seq_known[ep] = true;
+    }
+    if (p->tcp_flags & TCP_ACK) {
+        if (!f->ack_known[ep] || seq_lt(f->last_ack[ep], p->ack))
+            f->last_ack[ep] = p->ack;
+        f->ack_known[ep] = true;
+    }
+    if (p->tcp_flags & TCP_SYN) {
+        f->syn_from[ep] = true;
+        f->wscale[ep] = p->wscale;
+        f->wnd[ep] = p->window; /* a SYN's window is never scaled */
+        return;
+    }
+    /* Scaling is on when both SYNs carried the option; the scale is unknown when a SYN
+     * was missed: assume the largest, RFC 7323's 14. */
+    unsigned shift = 14;
+    if (f->syn_from[0] && f->syn_from[1])
+        shift = f->wscale[0] != DEC_NO_WSCALE && f->wscale[1] != DEC_NO_WSCALE
+                    ? f->wscale[ep] : 0;
+    f->wnd[ep] = (uint32_t)p->window << shift;
+}
+
+/* RFC 5961 3.2, as far as the capture shows the receiver's state (flow.h). */
+static bool rst_believable(const struct flow *f, uint8_t ep, uint32_t seq)
+{
+    uint8_t rcv = !ep;
+    if (f->ack_known[rcv]) {
+        uint32_t wnd = f->wnd[rcv] ? f->wnd[rcv] : 1; /* a zero window: RCV.NXT only */
+        return seq - f->last_ack[rcv] < wnd;
+    }
+    if (f->seq_known[ep]) {
+        uint32_t ahead = seq - f->snd_nxt[ep];
+        return ahead <= FLOW_RST_UNKNOWN_WINDOW || 0u - ahead <= FLOW_RST_UNKNOWN_WINDOW;
+    }
+    return true;
+}
+
 void flow_table_advance(struct flow_table *t, uint64_t now_us)
 {
     if (now_us <= t->now_us)
@@ -318,6 +371,10 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
         expire(t);
         t->next_sweep_us = t->now_us + SWEEP_EVERY_US;
     }
+    if (flow_flags_impossible(p->tcp_flags)) {
+        t->st.bad_flags++;
+        return hit;
+    }
     struct flow_key k;
     uint8_t src_ep = make_key(p, &k);
     uint32_t h = key_hash(&k, t->seed);
@@ -332,9 +389,20 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
         release_flow(t, f, END_REUSED);
         f = NULL;
     }
+    if (!f && (p->tcp_flags & TCP_RST)) {
+        t->st.bad_flags++; /* nothing to reset: it must not open a flow */
+        return hit;
+    }
     if (!f) {
         f = create(t, &k, h, src_ep, p);
         hit.created = true;
+    }
+    if (syn_only && !f->syn_seen && !f->payload_seen && !f->closing &&
+        (f->fin_seen[0] || f->fin_seen[1])) {
+        /* a FIN before the handshake: debris, not the end of this connection */
+        f->fin_seen[0] = f->fin_seen[1] = false;
+        f->bad_flags++;
+        t->st.bad_flags++;
     }
 
     if (!f->syn_seen && (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_RST)) {
@@ -370,6 +438,16 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
         lru_push_tail(t, f, LRU_ENDED);
         return hit;
     }
+    if ((p->tcp_flags & TCP_RST) && !rst_believable(f, src_ep, p->seq)) {
+        f->bad_rsts++;
+        t->st.bad_rsts++;
+        hit.ignored = true;
+        lru_unlink(t, f); /* last_seen moved: keep the list in its order */
+        lru_push_tail(t, f, LRU_OPEN);
+        return hit;
+    }
+    if (!(p->tcp_flags & TCP_RST))
+        track(f, src_ep, p);
     lru_unlink(t, f);
     if (p->tcp_flags & TCP_RST) {
         f->rst_seen[d] = true;

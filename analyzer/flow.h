@@ -56,6 +56,15 @@ struct flow {
     bool fin_seen[2];         /* per direction */
     bool rst_seen[2];         /* per direction: who reset the connection */
     bool payload_seen;
+    /* What the capture shows of each endpoint's TCP state, indexed by key endpoint
+     * (not by direction: the roles may still change). For the RST window check. */
+    uint32_t snd_nxt[2];      /* past the highest sequence number the endpoint sent */
+    uint32_t last_ack[2];     /* the last acknowledgment it sent: its RCV.NXT */
+    uint32_t wnd[2];          /* its last advertised window, scaled as far as known */
+    uint8_t wscale[2];        /* the window scale of its SYN, DEC_NO_WSCALE without */
+    bool seq_known[2], ack_known[2], syn_from[2];
+    uint32_t bad_rsts;        /* RSTs outside the receiver's window: ignored */
+    uint32_t bad_flags;       /* pre-handshake FIN/RST debris on this flow */
     /* table internals */
     uint32_t hash_next, lru_prev, lru_next;
     uint8_t lru_list;
@@ -73,6 +82,9 @@ struct flow_stats {
     uint64_t evicted;     /* open flows pushed out by a full pool */
     uint64_t timed_out;
     uint64_t port_reuse;  /* a new SYN on a known 5-tuple started a new flow */
+    uint64_t bad_rsts;    /* RSTs outside the receiver's window: did not end a flow */
+    uint64_t bad_flags;   /* impossible flag mixes (dropped before the table) and
+                             FIN/RST debris before a handshake (forgotten at its SYN) */
     uint32_t active;      /* in the table now */
     uint32_t peak_active;
 };
@@ -84,6 +96,7 @@ struct flow_hit {
     bool created;     /* the packet opened this flow */
     bool ended;       /* this packet ended the connection (second FIN, or RST) */
     bool after_end;   /* the flow had already ended: a straggler, counted only */
+    bool ignored;     /* a RST outside the window: counted, not to be reassembled */
 };
 
 /* Called when a flow leaves the table (linger or idle expiry, eviction, flush).
@@ -101,7 +114,17 @@ uint32_t flow_table_capacity(const struct flow_table *t);
 
 /* Account one decoded TCP packet: find or create its flow, decide roles, count it,
  * expire idle flows. May call the release callback (expiry, eviction, port reuse)
- * before returning. */
+ * before returning.
+ * One packet cannot blind the table (RFC 9293 3.10.7, RFC 5961 3):
+ * - impossible flag mixes (flow_flags_impossible()) are counted in bad_flags and
+ *   dropped: hit.f is NULL; so is a RST, or a FIN without ACK, that would open a flow;
+ * - a RST ends the connection only when its sequence number lies in the receiver's
+ *   window as the capture shows it (its last ACK and window, scaled when both SYNs
+ *   were seen; shifted by 14 when the scale is unknown); with no ACK seen from the
+ *   receiver, within FLOW_RST_UNKNOWN_WINDOW of what the sender was last seen to
+ *   send; with neither, it is believed. Others are counted in bad_rsts, and
+ *   hit.ignored says the reassembler must not see them;
+ * - FIN debris (a FIN+ACK before any SYN or data) is forgotten when the SYN comes. */
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *pkt);
 
 /* Move the table's clock on to now_us (never back) without a packet, and release the
@@ -114,6 +137,9 @@ void flow_table_advance(struct flow_table *t, uint64_t now_us);
 void flow_table_flush(struct flow_table *t);
 
 const struct flow_stats *flow_table_stats(const struct flow_table *t);
+
+/* No TCP sends these: SYN with FIN or RST, FIN without ACK, no flag at all. */
+bool flow_flags_impossible(uint8_t tcp_flags);
 
 /* The client (or server) endpoint of a flow. */
 const uint8_t *flow_addr(const struct flow *f, enum dir side_of_sender);

@@ -49,6 +49,11 @@
  * Real loss that large is caught by the acknowledged-hole rule instead. */
 #define REASM_MAX_SEQ_JUMP (64u * 1024u * 1024u)
 
+/* A RST whose receiver has not been seen to acknowledge anything must lie within this
+ * many sequence numbers (either side) of what its sender was last seen to send, to end
+ * the connection (flow.h). Generous: a capture can miss much of a window. */
+#define FLOW_RST_UNKNOWN_WINDOW (1u << 20)
+
 /* nDPI sees at most this many packets with payload per flow; then it gives up and
  * keeps its best guess. */
 #define CLS_MAX_PACKETS 24u

@@ -28,12 +28,18 @@ struct half {
     uint32_t hole_ack;        /* the peer acknowledged up to here, past next_seq */
     uint64_t hole_acked_us;   /* when that was first seen */
     uint32_t hole_ack_timed;  /* what was acknowledged then: all the grace covers */
+    uint32_t high;            /* past the highest sequence number seen sent (FIN too) */
     uint32_t ooo_bytes;       /* held bytes in ooo */
     uint32_t ooo_segs;
     bool started;             /* next_seq is known */
     bool fin;
     bool done;                /* delivered up to the FIN */
     bool hole_acked;
+    bool high_set;
+    uint32_t claim;           /* the furthest bare ACK beyond high (note_claim) */
+    uint32_t claim_timed;     /* what the first of them acknowledged */
+    uint64_t claim_us;        /* when that was */
+    bool claim_set;
 };
 
 struct rflow {
@@ -358,9 +364,32 @@ static void check_acked_hole(struct ctx *c, uint64_t ts, bool now)
     }
 }
 
-static void note_ack(struct half *h, uint32_t ack, uint64_t ts)
+/* Acknowledgments of bytes the sender was never seen to send (RFC 5961 5.2): a bare
+ * ACK beyond `high` is held as a claim. It becomes an acknowledged hole (at the time
+ * it was made) only as far as the sender's later segments or FIN reach: one forged
+ * ACK cannot make bytes still to come a gap. A claim never reached is counted in
+ * bad_acks when the flow closes. */
+static void note_claim(struct half *h, uint32_t ack, uint64_t ts)
 {
-    if (!h->started || h->done || !seq_lt(h->next_seq, ack))
+    if (!h->claim_set) {
+        h->claim_set = true;
+        h->claim_us = ts;
+        h->claim_timed = h->claim = ack;
+    } else if (seq_lt(h->claim, ack)) {
+        h->claim = ack;
+    }
+}
+
+static void note_ack(struct half *h, uint32_t ack, uint64_t ts, bool with_data)
+{
+    if (!h->started)
+        return;
+    if (!with_data && seq_lt(h->high, ack)) {
+        if (ack - h->high <= REASM_MAX_SEQ_JUMP)
+            note_claim(h, ack, ts);
+        ack = h->high;
+    }
+    if (h->done || !seq_lt(h->next_seq, ack))
         return;
     if (h->fin && seq_lt(h->fin_seq, ack))
         ack = h->fin_seq; /* the FIN itself takes one sequence number */
@@ -375,6 +404,33 @@ static void note_ack(struct half *h, uint32_t ack, uint64_t ts)
     }
 }
 
+/* The sender's segment [start, end): raise high, and turn what it confirms of a claim
+ * into an acknowledged hole: the bytes before `start`, not the segment's own. */
+static void raise_high(struct half *h, uint32_t start, uint32_t end)
+{
+    if (!seq_lt(h->high, end) || (uint32_t)(end - h->next_seq) > REASM_MAX_SEQ_JUMP)
+        return; /* not higher, or too far ahead to be believed (out_of_window) */
+    h->high = end;
+    if (!h->claim_set)
+        return;
+    uint32_t timed = seq_lt(start, h->claim_timed) ? start : h->claim_timed;
+    uint32_t upto = seq_lt(start, h->claim) ? start : h->claim;
+    if (!h->done && seq_lt(h->next_seq, upto)) {
+        if (!h->hole_acked) {
+            h->hole_acked = true;
+            h->hole_acked_us = h->claim_us;
+            h->hole_ack_timed = seq_lt(h->next_seq, timed) ? timed : upto;
+            h->hole_ack = upto;
+        } else if (seq_lt(h->hole_ack, upto)) {
+            h->hole_ack = upto;
+        }
+    }
+    if (!seq_lt(end, h->claim))
+        h->claim_set = false;
+    else if (seq_lt(h->claim_timed, end))
+        h->claim_timed = end;
+}
+
 void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
                    const struct dec_pkt *p)
 {
@@ -385,8 +441,13 @@ void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
     struct half *h = c.h;
     uint64_t ts = p->ts_us;
 
+    if (h->started && !(p->tcp_flags & TCP_RST)) {
+        uint32_t start = p->seq + ((p->tcp_flags & TCP_SYN) ? 1u : 0u);
+        raise_high(h, start,
+                   start + p->payload_len + p->payload_cut + ((p->tcp_flags & TCP_FIN) ? 1u : 0u));
+    }
     if (p->tcp_flags & TCP_ACK)
-        note_ack(&rf->h[!d], p->ack, ts);
+        note_ack(&rf->h[!d], p->ack, ts, p->payload_len > 0);
     for (int i = 0; i < 2; i++) {
         struct ctx ci = { r, rf, f, (enum dir)i, &rf->h[i] };
         /* Data that acknowledges the peer's missing bytes was sent after the peer's
@@ -410,6 +471,12 @@ void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
         h->started = true;
         h->next_seq = seq;
     }
+    if (h->started && !h->high_set) {
+        h->high_set = true;
+        h->high = h->next_seq;
+    }
+    if (h->started)
+        raise_high(h, seq, seq + span + ((p->tcp_flags & TCP_FIN) ? 1u : 0u));
     if (span)
         data_segment(&c, seq, p->payload, p->payload_len, p->payload_cut, ts);
     if ((p->tcp_flags & TCP_FIN) && h->started && !h->fin) {
@@ -443,6 +510,10 @@ void reasm_close(struct reasm *r, const struct flow *f, enum end_reason why,
             skip_first_hole(&c, ts_us);
         if (h->fin && !h->done && seq_lt(h->next_seq, h->fin_seq))
             gap(&c, h->fin_seq - h->next_seq, ts_us); /* bytes lost before the FIN */
+        if (h->claim_set) { /* acknowledged bytes never seen sent: no gap */
+            rf->c.bad_acks++;
+            r->st.bad_acks++;
+        }
         free_half(r, h);
     }
     rf->closed = true;

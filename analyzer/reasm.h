@@ -18,7 +18,9 @@
  *   callback (counted in snap_cut_bytes, never in missing_bytes or gaps).
  * - A hole that never fills becomes a gap callback of its size, and the stream goes
  *   on after it: when the receiver has acknowledged the missing bytes (the capture
- *   lost them), when a budget is exceeded, or when the flow closes.
+ *   lost them), when a budget is exceeded, or when the flow closes. An ACK beyond
+ *   the highest byte (or FIN) seen from the other side acknowledges only what was
+ *   seen: one forged ACK cannot make real bytes a gap (counted in bad_acks).
  * - Sequence numbers are compared modulo 2^32.
  */
 #ifndef ES_REASM_H
@@ -42,6 +44,8 @@ struct reasm_counters {
     uint64_t out_of_order;       /* segments that arrived ahead of a hole */
     uint64_t out_of_window;      /* segments too far ahead to be believed: dropped */
     uint64_t cap_flushes;        /* holes skipped because a budget was exceeded */
+    uint64_t bad_acks;           /* ACKs for bytes the other side was never seen to
+                                    send: they declare no gap (RFC 5961 5.2) */
     uint64_t snap_cut_bytes[2];  /* bytes on the wire the snap length kept out of the
                                     capture, per direction: not gaps (see uncaptured in
                                     stream.h) */
@@ -54,6 +58,7 @@ struct reasm_stats {
     uint64_t cap_flushes_flow;   /* per-flow budget hit */
     uint64_t cap_flushes_global; /* global budget hit */
     uint64_t alloc_failures;     /* out of memory: the segment became a gap */
+    uint64_t bad_acks;           /* reasm_counters.bad_acks over all flows */
 };
 
 struct reasm;

@@ -62,9 +62,16 @@ struct cap {
 
 static const struct source_ops file_ops;
 
+/* Classic pcap stores seconds as an unsigned 32-bit number (good to 2106), but libpcap
+ * reads them into a signed 32-bit field and sign-extends them: from 2038-01-19 03:14:08
+ * on, tv_sec comes out negative. No capture predates 1970, so a negative value is
+ * taken back as the unsigned 32-bit number it was (pcapng's 64-bit times never come
+ * out negative). */
 static uint64_t ts_us(const struct pcap_pkthdr *h)
 {
-    return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    uint64_t sec = h->ts.tv_sec < 0 ? (uint64_t)(uint32_t)h->ts.tv_sec
+                                    : (uint64_t)h->ts.tv_sec;
+    return sec * 1000000u + (uint64_t)(uint32_t)h->ts.tv_usec;
 }
 
 /* 64-bit FNV-1a: cheap, and enough to tell two captures apart (not against an
@@ -189,6 +196,60 @@ static int pcap_on(struct cap *c, int i, bool big_buffer, char *err, size_t err_
     return 0;
 }
 
+/* libpcap turns a pcapng time into microseconds by multiplying the fraction by 10^6
+ * before dividing it by the resolution: with a binary if_tsresol finer than 2^-44 s the
+ * product overflows 64 bits and the times come out wrong, silently. Such interfaces are
+ * refused (those whose Interface Description Block lies in the head: in practice all).
+ * 0, or -1 with err naming the file. */
+#define TSRESOL_MAX_SHIFT 44
+
+static uint32_t ng32(const uint8_t *p, bool be)
+{
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static int check_tsresol(const uint8_t *h, size_t len, const char *path, char *err,
+                         size_t err_len)
+{
+    if (len < 12 || ng32(h, false) != 0x0A0D0D0A)
+        return 0; /* not pcapng */
+    bool be = false;
+    unsigned iface = 0;
+    for (size_t off = 0; off + 12 <= len;) {
+        if (ng32(h + off, false) == 0x0A0D0D0A) { /* a section: its byte order, anew */
+            if (off + 12 > len)
+                break;
+            be = ng32(h + off + 8, true) == 0x1A2B3C4D;
+            iface = 0;
+        }
+        uint32_t type = ng32(h + off, be), blen = ng32(h + off + 4, be);
+        if (blen < 12 || blen % 4 || blen > len - off)
+            break; /* the rest is libpcap's to judge */
+        if (type == 1 && blen >= 20) { /* an Interface Description Block: its options */
+            for (size_t o = off + 16; o + 4 <= off + blen - 4;) {
+                unsigned code = be ? (unsigned)h[o] << 8 | h[o + 1] : (unsigned)h[o + 1] << 8 | h[o];
+                unsigned olen = be ? (unsigned)h[o + 2] << 8 | h[o + 3]
+                                   : (unsigned)h[o + 3] << 8 | h[o + 2];
+                if (code == 0 || o + 4 + olen > off + blen - 4)
+                    break;
+                if (code == 9 && olen == 1 && (h[o + 4] & 0x80) &&
+                    (h[o + 4] & 0x7f) > TSRESOL_MAX_SHIFT && (h[o + 4] & 0x7f) <= 63) {
+                    snprintf(err, err_len, "%s: interface %u: time resolution 2^-%u s "
+                             "(if_tsresol) is finer than libpcap converts correctly "
+                             "(2^-%u s); refused", path, iface, h[o + 4] & 0x7f,
+                             TSRESOL_MAX_SHIFT);
+                    return -1;
+                }
+                o += 4 + ((olen + 3u) & ~3u);
+            }
+            iface++;
+        }
+        off += blen;
+    }
+    return 0;
+}
+
 /* Check input i and fingerprint it: decoded head, link type, the filter compiled for
  * it, the time of its first record. Standard input stays open, its first record read;
  * anything else is closed again. 0, or -1 with err and *why. */
@@ -208,6 +269,8 @@ static int check_input(struct cap *c, int i, char *err, size_t err_len,
     fp->head_bytes = (uint32_t)head_len;
     fp->compression = instream_compression(n->in);
     fp->size = instream_size(n->in);
+    if (check_tsresol(head, head_len, fp->path, err, err_len) != 0)
+        return -1;
     /* a file is only peeked at here: stdio's default buffer will do */
     if (pcap_on(c, i, is_stdin, err, err_len) != 0)
         return -1;
@@ -303,19 +366,29 @@ static enum source_event settle(struct cap *c, int i, int rc, bool in_heap, char
     const char *path = c->fp[i].path;
     unsigned long long got = (unsigned long long)c->fp[i].packets;
     enum source_event ev = SOURCE_END;
+    bool refused = false; /* libpcap refused a record: the decoder may know better why */
     if (rc == PCAP_ERROR) {
         /* libpcap reports a record cut short as an error that mentions truncation;
          * anything else is a real read error, unless the compressed data broke and
          * handed libpcap garbage before the decoder noticed. */
         const char *pe = pcap_geterr(n->p);
         bool trunc = strstr(pe, "truncated") != NULL;
-        snprintf(err, err_len, "%s: %s after %llu packets%s", path,
-                 trunc ? "truncated record" : pe, got,
-                 trunc ? "; analysed up to the break" : "");
-        ev = trunc ? SOURCE_TRUNCATED : SOURCE_ERROR;
+        /* A record or block libpcap refuses part-way through (a length beyond the snap
+         * length or its block cap, a section of the other byte order, an undefined
+         * interface) ends the input as a cut does: what came before is good. Only a
+         * failing read (libpcap: "error reading dump file: ...") is a read error. */
+        bool io = strstr(pe, "error reading") != NULL;
+        if (trunc)
+            snprintf(err, err_len, "%s: truncated record after %llu packets; analysed up "
+                     "to the break", path, got);
+        else
+            snprintf(err, err_len, "%s: %s after %llu packets%s", path, pe, got,
+                     io ? "" : "; analysed up to the break, the run is marked truncated");
+        ev = trunc || !io ? SOURCE_TRUNCATED : SOURCE_ERROR;
+        refused = !trunc;
     }
     drop_handle(c, i); /* the stream stays, to be asked why it ended */
-    if (instream_error(n->in) || (ev == SOURCE_ERROR && instream_check_rest(n->in))) {
+    if (instream_error(n->in) || (refused && instream_check_rest(n->in))) {
         snprintf(err, err_len, "%s: %s after %llu packets; analysed up to the break", path,
                  instream_error(n->in), got);
         ev = SOURCE_TRUNCATED;

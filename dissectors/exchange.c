@@ -209,7 +209,7 @@ void interim_ms_str(const struct exchange *x, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    if (!x->t_hdr_us)
+    if (!x_time_known(x->t_hdr_us))
         return;
     uint32_t n = x->n_interim < X_MAX_INTERIM ? x->n_interim : X_MAX_INTERIM;
     for (uint32_t i = 0; i < n; i++) {
@@ -225,7 +225,7 @@ void interim_ms_str(const struct exchange *x, char *buf, size_t len)
 
 double exchange_ms_after_hdr(const struct exchange *x, uint64_t t_us)
 {
-    if (!t_us || !x->t_hdr_us)
+    if (!x_time_known(t_us) || !x_time_known(x->t_hdr_us))
         return -1.0;
     if (t_us <= x->t_hdr_us)
         return 0.0;

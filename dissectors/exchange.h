@@ -142,6 +142,20 @@ struct exchange {
     char path_evidence[160];  /* why, in a few words */
 };
 
+/* A capture time the capture did not record: 0 in the file (pcapng simple packet
+ * blocks carry none; some tools write zeroed clocks). The pipeline hands such packets on
+ * at this time, so that 0 keeps meaning "not seen" in the timeline above: an event at
+ * X_TIME_UNKNOWN_US was seen, when is unknown. Durations from or to it are unknown
+ * (NULL in the database), and the verdict engine goes by capture order
+ * (docs/verdicts.md, "Captures without times"). */
+#define X_TIME_UNKNOWN_US 1u
+
+/* A time that says when: seen, and recorded by the capture. */
+static inline bool x_time_known(uint64_t t_us)
+{
+    return t_us > X_TIME_UNKNOWN_US;
+}
+
 /* Reset all fields for reuse, keeping the buffers' allocations. */
 void exchange_reset(struct exchange *x);
 void exchange_init(struct exchange *x);
@@ -175,7 +189,7 @@ void interim_str(const struct exchange *x, char *buf, size_t len);
 void interim_ms_str(const struct exchange *x, char *buf, size_t len);
 
 /* Durations from the end of the request headers, in milliseconds; negative when the
- * event was not seen. Never negative for seen events: reordered capture timestamps
+ * event was not seen or either time is unknown (X_TIME_UNKNOWN_US). Never negative for seen events: reordered capture timestamps
  * are clamped to 0. */
 double exchange_ms_after_hdr(const struct exchange *x, uint64_t t_us);
 

@@ -58,7 +58,8 @@ struct h1_conn {
     struct exchange *q[H1_MAX_PIPELINE]; /* in request order; head is the oldest */
     uint32_t q_head, q_len;
     uint32_t next_seq;
-    uint64_t now_us;         /* capture time of the bytes being parsed */
+    uint64_t now_us;         /* capture time of the bytes being parsed (conn_clock) */
+    uint64_t clock_us;       /* the latest known capture time */
     bool client_eof;         /* the client's FIN was reached */
 };
 
@@ -464,7 +465,8 @@ static void count_body(struct h1_side *s, struct exchange *x, uint64_t n)
     if (x->body_bytes == 0) {
         x->t_body_first_us = now;
         x->body_in_header_segment = s->chunk_no == s->hdr_chunk_no;
-    } else if (now > x->t_body_last_us && now - x->t_body_last_us > x->max_body_pause_us) {
+    } else if (x_time_known(x->t_body_last_us) && now > x->t_body_last_us &&
+               now - x->t_body_last_us > x->max_body_pause_us) {
         x->max_body_pause_us = now - x->t_body_last_us;
     }
     if (now > x->t_body_last_us)
@@ -777,12 +779,25 @@ static void snap_hidden_start(struct h1_side *s)
     snap_skip(s);
 }
 
+/* The time of the bytes about to be parsed: never back in time, except to say that the
+ * capture recorded none for them (X_TIME_UNKNOWN_US, exchange.h); clock_us keeps the
+ * latest known time for the next bytes that have one. */
+static void conn_clock(struct h1_conn *c, uint64_t ts_us)
+{
+    if (!x_time_known(ts_us)) {
+        c->now_us = X_TIME_UNKNOWN_US;
+        return;
+    }
+    if (ts_us > c->clock_us)
+        c->clock_us = ts_us;
+    c->now_us = c->clock_us;
+}
+
 static void conn_uncaptured(void *st, enum dir d, uint64_t n, uint64_t ts_us)
 {
     struct h1_conn *c = st;
     struct h1_side *s = &c->side[d];
-    if (ts_us > c->now_us)
-        c->now_us = ts_us;
+    conn_clock(c, ts_us);
     llhttp_t *p = &s->parser;
     switch (s->state) {
     case H1_DEAD:
@@ -847,8 +862,7 @@ static void conn_data(void *st, enum dir d, const uint8_t *p, size_t n, uint64_t
 {
     struct h1_conn *c = st;
     struct h1_side *s = &c->side[d];
-    if (ts_us > c->now_us)
-        c->now_us = ts_us;
+    conn_clock(c, ts_us);
     s->chunk_no++;
     if (s->state == H1_DEAD)
         return;
@@ -925,8 +939,7 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
 {
     struct h1_conn *c = st;
     struct h1_side *s = &c->side[d];
-    if (ts_us > c->now_us)
-        c->now_us = ts_us;
+    conn_clock(c, ts_us);
     if (s->state == H1_DEAD)
         return;
     llhttp_t *p = &s->parser;
@@ -957,8 +970,7 @@ static bool upload_cut_off(const struct h1_conn *c, const struct exchange *x)
 static void conn_eof(void *st, enum dir d, uint64_t ts_us)
 {
     struct h1_conn *c = st;
-    if (ts_us > c->now_us)
-        c->now_us = ts_us;
+    conn_clock(c, ts_us);
     if (d == DIR_C2S) {
         c->client_eof = true; /* the client stopped sending: nothing left to cut off */
         return;
@@ -973,8 +985,7 @@ static void conn_eof(void *st, enum dir d, uint64_t ts_us)
 static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
 {
     struct h1_conn *c = st;
-    if (ts_us > c->now_us)
-        c->now_us = ts_us;
+    conn_clock(c, ts_us);
     /* A response delimited by the end of the connection ends now. */
     struct h1_side *srv = &c->side[DIR_S2C];
     if (srv->state == H1_BODY && llhttp_message_needs_eof(&srv->parser)) {

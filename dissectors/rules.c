@@ -243,6 +243,22 @@ static uint64_t first_answer(const struct exchange *x)
     return t;
 }
 
+/* Every time the exchange has is one the capture recorded (exchange.h,
+ * X_TIME_UNKNOWN_US). */
+static bool times_known(const struct exchange *x)
+{
+    const uint64_t t[] = { x->t_start_us, x->t_hdr_us, x->t_body_first_us, x->t_body_last_us,
+                           x->t_100_us, x->t_final_us, x->t_end_us };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i] && !x_time_known(t[i]))
+            return false;
+    uint32_t n = x->n_interim < X_MAX_INTERIM ? x->n_interim : X_MAX_INTERIM;
+    for (uint32_t i = 0; i < n; i++)
+        if (x->t_interim_us[i] && !x_time_known(x->t_interim_us[i]))
+            return false;
+    return true;
+}
+
 static uint64_t earliest(uint64_t a, uint64_t b)
 {
     return !a ? b : !b ? a : a < b ? a : b;
@@ -404,7 +420,8 @@ static void exchange_rules(struct rules *e, const struct flow *f, const struct e
     bool req = x->has_request && x->t_hdr_us;
     bool http10 = x->http_major == 1 && x->http_minor == 0;
     bool e100 = req && expects_100(x);
-    bool timed = !(x->flags & (XF_GAP | XF_RESYNC)); /* lost bytes make times wrong */
+    bool timed = !(x->flags & (XF_GAP | XF_RESYNC)) && /* lost bytes make times wrong */
+                 times_known(x); /* and a capture without times has none to compare */
     uint64_t body = x->body_bytes + x->body_missing;
     uint64_t answer = first_answer(x);
     char q[28];

@@ -178,7 +178,10 @@ static enum verdict expect_outcome(const struct verdict_engine *v, const struct 
         return V_CONTINUE_OK;
     if (body) {
         uint64_t wait = x->t_body_first_us > x->t_hdr_us ? x->t_body_first_us - x->t_hdr_us : 0;
-        if (x->body_in_header_segment || wait <= v->cfg.no_wait_us)
+        /* Without the capture's times only the order speaks: a 100 before the body was
+         * taken above; a wait of unknown length is not one (docs/verdicts.md). */
+        bool timed = x_time_known(x->t_body_first_us) && x_time_known(x->t_hdr_us);
+        if (x->body_in_header_segment || !timed || wait <= v->cfg.no_wait_us)
             return V_NO_WAIT;
         if (x->t_100_us)
             return V_LATE_100;

@@ -103,9 +103,10 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_double(st, i, v);
 }
 
+/* Not seen (0), or seen at a time the capture did not record (X_TIME_UNKNOWN_US). */
 static double ts_or_nan(uint64_t us)
 {
-    return us ? (double)us / 1e6 : NAN;
+    return x_time_known(us) ? (double)us / 1e6 : NAN;
 }
 
 static int exec(struct db *db, const char *sql)
@@ -962,6 +963,23 @@ static int update_run_shape(struct db *db, const struct db_run_stats *s)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Packets that could have blinded reassembly (schema revision 9). 0, or -1. */
+static int update_run_wire(struct db *db, const struct db_run_stats *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->conn,
+            "UPDATE runs SET bad_acks = ?, bad_rsts = ?, bad_flags = ? WHERE id = ?", -1,
+            &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (int64_t)s->bad_acks);
+    sqlite3_bind_int64(st, 2, (int64_t)s->bad_rsts);
+    sqlite3_bind_int64(st, 3, (int64_t)s->bad_flags);
+    sqlite3_bind_int64(st, 4, db->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The run's row: its counters while it goes on (final false: finished_at stays NULL),
  * or its end. */
 static int update_run(struct db *db, const struct db_run_stats *s, bool final)
@@ -1005,6 +1023,8 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
     if (rc != SQLITE_DONE)
         return fail(db, final ? "finishing the run" : "updating the run");
     if (update_run_shape(db, s) != 0)
+        return fail(db, final ? "finishing the run" : "updating the run");
+    if (update_run_wire(db, s) != 0)
         return fail(db, final ? "finishing the run" : "updating the run");
     if (write_input_packets(db, s) != 0)
         return -1;

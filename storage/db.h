@@ -84,6 +84,8 @@ struct db_run_stats {
     int snaplen;
     uint64_t payload_packets, snap_cut_packets, one_sided_flows;
     uint64_t violations;         /* rows of violations (rules.h) */
+    /* packets that could have blinded reassembly, ignored (flow.h, reasm.h) */
+    uint64_t bad_acks, bad_rsts, bad_flags;
     const uint64_t *input_packets; /* records read from each input of db_run_info, in
                                       its order; may be NULL */
     int n_inputs;

@@ -55,6 +55,7 @@ enum dbr_query {
     DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
     DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
     DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */
+    DBR_WIRE,          /* runs with packets ignored lest they blind reassembly (flow.h) */
     DBR_QUERY_COUNT
 };
 

@@ -395,7 +395,10 @@ static const char rev8[] =
  * checks refused, what the clock and the HTTP framing could not be trusted with. Each
  * part is its own block. */
 #define REV9_CAPS ""   /* memory caps: what they cost, by name */
-#define REV9_WIRE ""   /* RFC 9293 / 5961 checks, timestamps, read errors */
+#define REV9_WIRE                      /* RFC 9293 / 5961 checks, timestamps, read errors */ \
+    "ALTER TABLE runs ADD COLUMN bad_acks INTEGER;" \
+    "ALTER TABLE runs ADD COLUMN bad_rsts INTEGER;" \
+    "ALTER TABLE runs ADD COLUMN bad_flags INTEGER;"
 #define REV9_HTTP ""   /* HTTP framing anomalies */
 static const char rev9[] = "SELECT 1;" REV9_CAPS REV9_WIRE REV9_HTTP;
 

@@ -225,14 +225,22 @@ static void warnings(FILE *out, const struct analyze *a, const struct pipeline_t
                  t->one_sided_flows, t->http_flows);
         cli_wrap(out, text, 0, 2);
     }
+    if (t->reasm.bad_acks || t->flows.bad_rsts || t->flows.bad_flags) {
+        snprintf(text, sizeof text, "note: packets that could have blinded reassembly were "
+                 "ignored: %" PRIu64 " acknowledgments of bytes never seen sent, %" PRIu64
+                 " RSTs outside the window, %" PRIu64 " impossible flag mixes or FIN/RST "
+                 "before a handshake (runs.bad_acks, bad_rsts, bad_flags)",
+                 t->reasm.bad_acks, t->flows.bad_rsts, t->flows.bad_flags);
+        cli_wrap(out, text, 0, 2);
+    }
     if (a->gap_flows) {
         snprintf(text, sizeof text, "warning: the capture lost bytes in %" PRIu64 " HTTP "
                  "flows: timings there may be wrong (flag gap)", a->gap_flows);
         cli_wrap(out, text, 0, 2);
     }
     if (s->truncated)
-        cli_wrap(out, "warning: an input ended in a truncated record; it was analysed up to "
-                      "the break", 0, 2);
+        cli_wrap(out, "warning: an input ended in a truncated or unreadable record; it was "
+                      "analysed up to the break", 0, 2);
 }
 
 /* "rule violations: S3 2, S15 1" (docs/rules.md), wrapped; nothing when none. */

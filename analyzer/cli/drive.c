@@ -98,6 +98,12 @@ int cli_drive(struct pipeline *p, struct source *src, bool quiet, int *signo)
     }
     if (bar)
         progress(src, true);
+    /* A signal during a read that went on to the end of the input (a stalled pipe): the
+     * run was still stopped by it. */
+    if (!stopped_by && stop_signal)
+        stopped_by = (int)stop_signal;
+    if (stopped_by)
+        pipeline_stopped(p);
     /* The first error is the one worth a line: after a failed write, finishing the
      * run fails for the same reason. */
     if (pipeline_drain(p, msg, sizeof msg) != 0 && rc == EXIT_OK) {

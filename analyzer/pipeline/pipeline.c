@@ -265,7 +265,10 @@ static int begin_run(struct pipeline *p, char *err, size_t err_len)
 static void packet(struct pipeline *p, const struct source_packet *sp)
 {
     struct pipeline_totals *t = &p->tot;
-    if (!t->first_packet_us || sp->ts_us < t->first_packet_us)
+    /* A time of 0 is one the capture did not record (exchange.h): the packet keeps its
+     * place in capture order, at X_TIME_UNKNOWN_US, and says nothing of the run's span. */
+    uint64_t ts = sp->ts_us ? sp->ts_us : X_TIME_UNKNOWN_US;
+    if (x_time_known(ts) && (!t->first_packet_us || ts < t->first_packet_us))
         t->first_packet_us = sp->ts_us;
     if (sp->ts_us > t->last_packet_us)
         t->last_packet_us = sp->ts_us;
@@ -278,13 +281,15 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
         t->payload_packets++;
         t->snap_cut_packets += d.payload_cut != 0;
     }
-    d.ts_us = sp->ts_us;
+    d.ts_us = ts;
     struct flow_hit hit = flow_table_packet(p->ft, &d);
+    if (!hit.f)
+        return; /* impossible flags, or a RST with no flow: counted by the table */
     /* stragglers too: the flow counts them, so its evidence shows them */
     if (p->evidence)
         evidence_packet(p->evidence, hit.f, sp);
-    if (hit.after_end)
-        return; /* a straggler after FIN/RST: counted by the flow table only */
+    if (hit.after_end || hit.ignored)
+        return; /* a straggler after FIN/RST, or a RST out of window: counted only */
     if (p->cls && cls_packet(p->cls, hit.f, hit.dir, &d) == CLS_OTHER &&
         reasm_detach(p->ra, hit.f, d.ts_us)) {
         t->detached_flows++;
@@ -400,7 +405,7 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .if_drops = t->source.if_drops,
         .truncated = t->source.truncated,
         .interrupted = (!t->ended && !source_is_live(p->src)) || t->source_failed ||
-                       t->storage_failed,
+                       t->storage_failed || (t->stopped && !source_is_live(p->src)),
         .first_packet_us = t->first_packet_us,
         .last_packet_us = t->last_packet_us,
         .tcp_flows = t->flows.created,
@@ -419,6 +424,9 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .snap_cut_packets = t->snap_cut_packets,
         .one_sided_flows = t->one_sided_flows,
         .violations = t->rules.total,
+        .bad_acks = t->reasm.bad_acks,
+        .bad_rsts = t->flows.bad_rsts,
+        .bad_flags = t->flows.bad_flags,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);
@@ -439,6 +447,11 @@ static int finish_run(struct pipeline *p, char *err, size_t err_len)
         return -1;
     }
     return 0;
+}
+
+void pipeline_stopped(struct pipeline *p)
+{
+    p->tot.stopped = true;
 }
 
 int pipeline_drain(struct pipeline *p, char *err, size_t err_len)

@@ -110,6 +110,7 @@ struct pipeline_totals {
     bool source_failed;             /* the source reported an error (a read error, an
                                        interface that went away) */
     bool storage_failed;            /* a database write failed: the run stopped */
+    bool stopped;                   /* pipeline_stopped(): a signal came */
 };
 
 enum pipeline_state {
@@ -139,6 +140,11 @@ enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char
  * --duration) is how its run ends. Call once. 0, or -1 with one line in err (a
  * database error, naming the database). */
 int pipeline_drain(struct pipeline *p, char *err, size_t err_len);
+
+/* A signal asked the run to stop: it is marked interrupted even when the source reached
+ * its end meanwhile (a read blocked on a stalled pipe goes on after the signal, to the
+ * end of its input). Call before pipeline_drain(). */
+void pipeline_stopped(struct pipeline *p);
 
 /* The run's counters so far (all of them after pipeline_drain()). Valid until the
  * next call on p. */

@@ -34,6 +34,8 @@ static inline struct dec_pkt tseg(uint64_t ts_us, struct tseg_ep from, struct ts
     p.seq = seq;
     p.ack = ack;
     p.tcp_flags = flags;
+    p.window = 65535;
+    p.wscale = DEC_NO_WSCALE;
     p.payload = payload;
     p.payload_len = len;
     p.l3_len = (p.family == 4 ? 40 : 60) + (size_t)len;

@@ -219,6 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.seq = seq;
         p.ack = ack;
         p.tcp_flags = flags;
+        p.window = le16(s + 4);
+        p.wscale = (flags & TCP_SYN) ? (uint8_t)(s[9] & 0x0f) : DEC_NO_WSCALE;
         p.payload = len ? payload : NULL;
         p.payload_len = len;
         p.payload_cut = (uint32_t)(s[9] & 0x0f) << (s[9] >> 4);
@@ -231,7 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* as the pipeline does it */
         struct flow_hit hit = flow_table_packet(e.ft, &p);
-        if (hit.after_end)
+        if (!hit.f || hit.after_end || hit.ignored)
             continue;
         if (s[0] & 0x20)
             reasm_detach(e.ra, hit.f, p.ts_us);

@@ -223,6 +223,8 @@ def pcap_seeds():
         ip = frame[off:]
         raw += struct.pack("<IIII", ts // 1000000, ts % 1000000, len(ip), len(ip)) + ip
     seeds[name + "-raw"] = bytes(raw)
+    for wname, wdata in wire_cases().items():
+        seeds["wire-" + wname.rsplit(".", 1)[0]] = wdata
     return seeds
 
 
@@ -392,8 +394,34 @@ def reasm_seed(conns, g0):
     return bytes(out)
 
 
+def wire_cases():
+    """The hand-made captures of tests/wire/wirecaps.py (issue 15): name -> bytes."""
+    sys.path.insert(0, os.path.join(TESTS, "wire"))
+    import wirecaps  # noqa: E402
+    return wirecaps.cases()
+
+
+def wire_pcaps():
+    """(name, linktype, packets) of the classic pcap ones."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for name, data in sorted(wire_cases().items()):
+            if not name.endswith(".pcap") or name.startswith("err-"):
+                continue
+            path = os.path.join(d, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            lt, pkts = read_pcap(path)
+            if lt is not None:
+                yield name[:-5], lt, pkts
+
+
 def reasm_seeds():
     seeds = {}
+    for name, lt, pkts in wire_pcaps():
+        conns = connections(lt, pkts)
+        if conns:
+            seeds["wire-" + name] = reasm_seed(conns, 0x07)
     for name, path, lt, pkts in captures():
         if os.path.getsize(path) > PCAP_MAX_BYTES * 2:
             continue

@@ -210,7 +210,7 @@ static void env_free(struct env *e)
 static struct flow_hit feed(struct env *e, const struct dec_pkt *p)
 {
     struct flow_hit hit = flow_table_packet(e->ft, p);
-    if (hit.after_end)
+    if (!hit.f || hit.after_end || hit.ignored)
         return hit;
     reasm_segment(e->ra, hit.f, hit.dir, p);
     if (hit.ended)
@@ -663,10 +663,12 @@ static void test_acked_hole(void)
     segn(&e, 23000, DIR_S2C, TCP_ACK, 5001, 1021, NULL, 0, 0);
     segn(&e, 42999, DIR_S2C, TCP_ACK, 5001, 1021, NULL, 0, 0);
     CHECK_STR(log_of(&e, 1), "d0:5@1000 g0:5@22000 d0:5@22000");
-    segn(&e, 43000, DIR_S2C, TCP_ACK, 5001, 1021, NULL, 0, 0);
-    CHECK_STR(log_of(&e, 1), "d0:5@1000 g0:5@22000 d0:5@22000 g0:5@43000");
+    /* the ACK of 1021 is believed once the client is seen to have sent that far */
+    c2s(&e, 43000, 1021, "!");
+    CHECK_STR(log_of(&e, 1), "d0:5@1000 g0:5@22000 d0:5@22000 g0:5@43000 d0:1@43000");
     env_end(&e);
     CHECK_EQ(done_of(&e, 1)->c.gaps, 2);
+    CHECK_EQ(done_of(&e, 1)->c.bad_acks, 0);
 
     env_free(&e);
     check_case("timestamps going backwards do not shorten the grace period");
@@ -985,8 +987,111 @@ static void test_out_of_window(void)
     env_free(&e);
 }
 
+/* RFC 5961: one packet cannot blind reassembly (issue 15). */
+static void test_blind(void)
+{
+    check_case("an ACK for bytes never sent declares no gap; counted");
+    struct env e;
+    env_init(&e, 0, 0, true);
+    handshake(&e, 1);
+    /* forged: the server acknowledges 1000 bytes the client has not sent yet */
+    segn(&e, 10, DIR_S2C, TCP_ACK, 5001, 2001, NULL, 0, 0);
+    c2s(&e, 100000, 1001, "hello"); /* long after the grace period */
+    c2s(&e, 100010, 1006, "world");
+    CHECK_STR(log_of(&e, 1), "d0:5@100000 d0:5@100010");
+    env_end(&e);
+    CHECK_EQ(done_of(&e, 1)->c.gaps, 0);
+    CHECK_EQ(done_of(&e, 1)->c.bad_acks, 1);
+    CHECK_EQ(reasm_stats(e.ra)->bad_acks, 1);
+    env_free(&e);
+
+    check_case("a RST far outside the window does not end the connection; counted");
+    env_init(&e, 0, 0, true);
+    handshake(&e, 1);
+    c2s(&e, 10, 1001, "hello");
+    struct flow_hit h = segn(&e, 20, DIR_S2C, TCP_RST, 5001 + 3000000, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    CHECK(!h.ended);
+    c2s(&e, 30, 1006, "world");
+    CHECK_STR(log_of(&e, 1), "d0:5@10 d0:5@30");
+    CHECK_EQ(flow_table_stats(e.ft)->bad_rsts, 1);
+    /* in the window (the client acknowledged 5001, window 65535): it ends the flow */
+    h = segn(&e, 40, DIR_S2C, TCP_RST, 5001 + 60000, 0, NULL, 0, 0);
+    CHECK(h.ended);
+    CHECK_STR(log_of(&e, 1), "d0:5@10 d0:5@30 c:rst@40");
+    env_end(&e);
+    CHECK_EQ(done_of(&e, 1)->why, END_RST);
+    env_free(&e);
+
+    check_case("the window is scaled when both SYNs say so");
+    env_init(&e, 0, 0, true);
+    struct dec_pkt pk = tseg(1, cli, srv, TCP_SYN, isn_c, 0, NULL, 0);
+    pk.wscale = 7;
+    feed(&e, &pk);
+    pk = tseg(2, srv, cli, TCP_SYN | TCP_ACK, isn_s, isn_c + 1, NULL, 0);
+    pk.wscale = 2;
+    feed(&e, &pk);
+    pk = tseg(3, cli, srv, TCP_ACK, isn_c + 1, isn_s + 1, NULL, 0);
+    pk.window = 1000; /* 128000 bytes */
+    feed(&e, &pk);
+    h = segn(&e, 10, DIR_S2C, TCP_RST, isn_s + 1 + 130000, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    h = segn(&e, 11, DIR_S2C, TCP_RST, isn_s + 1 + 127999, 0, NULL, 0, 0);
+    CHECK(h.ended);
+    env_end(&e);
+    env_free(&e);
+
+    check_case("the receiver never acknowledged: the sender's own sequence bounds the RST");
+    env_init(&e, 0, 0, true);
+    segn(&e, 1, DIR_C2S, TCP_SYN, isn_c, 0, NULL, 0, 0);
+    segn(&e, 2, DIR_S2C, TCP_SYN | TCP_ACK, isn_s, isn_c + 1, NULL, 0, 0);
+    h = segn(&e, 3, DIR_S2C, TCP_RST, isn_s + 1 + FLOW_RST_UNKNOWN_WINDOW + 1, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    h = segn(&e, 4, DIR_S2C, TCP_RST, isn_s + 1 - FLOW_RST_UNKNOWN_WINDOW - 1, 0, NULL, 0, 0);
+    CHECK(h.ignored);
+    h = segn(&e, 5, DIR_S2C, TCP_RST, isn_s + 1 + FLOW_RST_UNKNOWN_WINDOW, 0, NULL, 0, 0);
+    CHECK(h.ended);
+    CHECK_EQ(flow_table_stats(e.ft)->bad_rsts, 2);
+    env_end(&e);
+    env_free(&e);
+
+    check_case("a RST to a SYN alone (a refused connection) is believed");
+    env_init(&e, 0, 0, true);
+    segn(&e, 1, DIR_C2S, TCP_SYN, isn_c, 0, NULL, 0, 0);
+    h = segn(&e, 2, DIR_S2C, TCP_RST | TCP_ACK, 0, isn_c + 1, NULL, 0, 0);
+    CHECK(h.ended);
+    env_end(&e);
+    env_free(&e);
+
+    check_case("SYN+FIN, SYN+RST, a bare FIN and a RST before the handshake are debris");
+    env_init(&e, 0, 0, true);
+    h = segn(&e, 1, DIR_C2S, TCP_SYN | TCP_FIN, 7777, 0, NULL, 0, 0);
+    CHECK(h.f == NULL);
+    h = segn(&e, 2, DIR_C2S, TCP_SYN | TCP_RST, 7777, 0, NULL, 0, 0);
+    CHECK(h.f == NULL);
+    h = segn(&e, 3, DIR_C2S, TCP_FIN, 7777, 0, NULL, 0, 0);
+    CHECK(h.f == NULL);
+    h = segn(&e, 4, DIR_S2C, TCP_RST, 7777, 0, NULL, 0, 0);
+    CHECK(h.f == NULL);
+    h = segn(&e, 5, DIR_C2S, 0, 7777, 0, NULL, 0, 0);
+    CHECK(h.f == NULL);
+    h = segn(&e, 6, DIR_C2S, TCP_FIN | TCP_ACK, 7777, 1, NULL, 0, 0);
+    CHECK(h.f != NULL); /* could be the end of a connection seen mid-stream */
+    CHECK_EQ(flow_table_stats(e.ft)->bad_flags, 5);
+    handshake(&e, 10);
+    CHECK_EQ(flow_table_stats(e.ft)->bad_flags, 6); /* the FIN+ACK, forgotten */
+    c2s(&e, 20, 1001, "hello");
+    segn(&e, 30, DIR_S2C, TCP_FIN | TCP_ACK, 5001, 1006, NULL, 0, 0);
+    h = c2s(&e, 40, 1006, "world"); /* the connection is still open one way */
+    CHECK(!h.after_end);
+    CHECK_STR(log_of(&e, 1), "d0:5@20 d0:5@40");
+    env_end(&e);
+    env_free(&e);
+}
+
 int main(void)
 {
+    test_blind();
     test_in_order();
     test_reordering();
     test_retransmission();

@@ -1229,6 +1229,48 @@ static void test_one_sided(void)
     verdict_free(v);
 }
 
+/* Captures without times (docs/verdicts.md): every time X_TIME_UNKNOWN_US, the order
+ * alone decides; durations are unknown, not 0. */
+static void test_no_times(void)
+{
+    struct verdict_engine *v = verdict_new(&cfg_a, 4);
+    CHECK(v != NULL);
+    if (!v)
+        return;
+    static const struct {
+        struct xcase c;
+        const char *want;
+    } rows[] = {
+        { { EXPECT, CL(1000), .body = 1000, .t_100 = AT(5), .body_first = AT(6),
+            .status = 200, .final = AT(8), .at_100 = 0, .at_final = 1000 }, "continue_ok" },
+        /* timed, this is timeout_fallback; untimed, the wait cannot be told */
+        { { EXPECT, CL(1000), .body = 1000, .body_first = AT(1000), .status = 200,
+            .final = AT(1002), .at_final = 1000 }, "no_wait" },
+        { { EXPECT, CL(1000), .uri = "/denied", .body = 0, .status = 417, .final = AT(3),
+            .at_final = 0 },
+          "expectation_failed" },
+        { { EXPECT, CL(1000), .body = 1000, .body_first = AT(6), .status = 200,
+            .final = AT(2), .at_final = 0 }, "body_after_final" },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        name_case("no times: ", rows[i].want);
+        struct flow f;
+        mkflow(&f, &ep_main, (uint32_t)i, i + 1);
+        build(&xb, &rows[i].c, BASE_US + i * SPACING_US, i + 1);
+        uint64_t *t[] = { &xb.t_start_us, &xb.t_hdr_us, &xb.t_body_first_us,
+                          &xb.t_body_last_us, &xb.t_100_us, &xb.t_final_us, &xb.t_end_us };
+        for (size_t k = 0; k < ARRAY_LEN(t); k++)
+            if (*t[k])
+                *t[k] = X_TIME_UNKNOWN_US;
+        xb.max_body_pause_us = 0;
+        verdict_judge(v, &f, &xb);
+        CHECK_STR(verdict_name(xb.verdict), rows[i].want);
+        CHECK(exchange_ms_after_hdr(&xb, xb.t_final_us) < 0);
+        CHECK(!x_time_known(xb.t_final_us));
+    }
+    verdict_free(v);
+}
+
 /* Every verdict and flag of DESIGN.md came out of some run above. */
 static void test_coverage(void)
 {
@@ -1266,6 +1308,7 @@ int main(void)
     test_flows();
     test_worse();
     test_one_sided();
+    test_no_times();
     test_coverage();
     exchange_fini(&xb);
     return check_done("test_verdict");
