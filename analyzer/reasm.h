@@ -49,7 +49,9 @@ struct reasm_counters {
 
 /* Totals over the run. */
 struct reasm_stats {
-    uint64_t ooo_bytes_now;      /* held out-of-order bytes, all flows */
+    uint64_t ooo_bytes_now;      /* memory held for out-of-order runs, all flows: payload,
+                                    struct and allocator overhead (limits.h
+                                    ES_ALLOC_COST) */
     uint64_t ooo_bytes_peak;
     uint64_t cap_flushes_flow;   /* per-flow budget hit */
     uint64_t cap_flushes_global; /* global budget hit */

@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: gen_floods FLOOD OUT.pcap [N [S]]\n"
-                        "floods: syn idle ooo ooomany hdr pipeline chunked storm seq\n");
+                        "floods: syn idle ooo ooomany ootiny hdr pipeline chunked storm seq\n");
         return 2;
     }
     const char *name = argv[1];
@@ -387,6 +387,8 @@ int main(int argc, char **argv)
         f_ooo(1, n ? n : 100000, s ? s : 2100);
     else if (strcmp(name, "ooomany") == 0) /* N flows, S segments of 1000 bytes each */
         f_ooo(n ? n : 5000, s ? s : 20, 1000);
+    else if (strcmp(name, "ootiny") == 0) /* N flows, S one-byte segments each */
+        f_ooo(n ? n : 20000, s ? s : 512, 1);
     else if (strcmp(name, "hdr") == 0)
         f_hdr(n ? n : 1024 * 1024);
     else if (strcmp(name, "pipeline") == 0) /* N requests on one connection */

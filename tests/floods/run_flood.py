@@ -319,6 +319,47 @@ def t_ooo_many(ctx):
                   + SLACK, "baseline + 1000 flows x 4 KiB + 256 MiB held + overhead + queue")
 
 
+def t_ooo_tiny(ctx):
+    """20,000 flows x 512 one-byte out-of-order segments (issue 15): each held run is
+    charged its real cost (payload + struct seg + malloc overhead, limits.h
+    ES_ALLOC_COST: 48 bytes), so the 16 MiB --ooo-cap-mb holds in RSS. Charged in
+    payload alone, the 10,240,000 held bytes would be ~490 MB of runs."""
+    flows, per = ctx.size((20000, 512), (20000, 512))
+    cap_mb = 16
+    opts = ["--ooo-cap-mb", str(cap_mb), "--max-flows", "32768"]
+    label = f"ooo_tiny_{flows}x{per}_cap{cap_mb}"
+    # The reference: the same flows, the same options, no out-of-order data (one
+    # segment each, below every cap). Its RSS is the fixed cost plus the flows.
+    ref = ooo_tiny(ctx, flows, 1, f"ooo_tiny_{flows}x1_cap{cap_mb}", opts)
+    rss = ooo_tiny(ctx, flows, per, label, opts)
+    cap = cap_mb * MiB
+    ctx.bound(label, rss, ref + cap + DB_QUEUE + SLACK,
+              f"reference {ref // KiB} KB (same flows, 1 segment each) + {cap_mb} MiB cap "
+              "+ writer queue + slack")
+    ctx.result(reference_rss_kb=ref // KiB, flood_rss_kb=rss // KiB,
+               growth_kb=(rss - ref) // KiB, cap_kb=cap // KiB)
+
+
+def ooo_tiny(ctx, flows, per, label, opts):
+    path, _ = ctx.generate("ootiny", label, flows, per)
+    _, rss, _, dbp = ctx.analyze(path, *opts, label=label)
+    r = finished(ctx, dbp, label, packets=flows * (5 + per))
+    # every 1-byte segment lies past its own 1-byte hole: each flow ends with `per`
+    # missing bytes in `per` gaps, however many the global cap forced early
+    rows = q(dbp, "SELECT missing_bytes, gaps, COUNT(*) FROM flows GROUP BY 1, 2")
+    check(rows == [(per, per, flows)],
+          f"{label}: all {flows} flows have {per} missing bytes in {per} gaps: {rows}")
+    x = q(dbp, "SELECT body_bytes, body_missing, COUNT(*) FROM exchanges GROUP BY 1, 2")
+    check(x == [(per, per, flows)],
+          f"{label}: every exchange has body {per}, {per} missing: {x}")
+    fl = q1(dbp, "SELECT SUM(cap_flushes) FROM flows") or 0
+    if per > 1:
+        check(fl > 0, f"{label}: the global cap was hit and counted (flows.cap_flushes "
+              f"{fl})")
+    ctx.result(flows=flows, segments_per_flow=per, cap_flushes=fl)
+    return rss
+
+
 def t_header_1mib(ctx):
     n = 1024 * 1024
     path, _ = ctx.generate("hdr", "header_1mib", n)
@@ -498,6 +539,7 @@ TESTS = {
     "idle_memory": t_idle_memory,
     "ooo_one": t_ooo_one,
     "ooo_many": t_ooo_many,
+    "ooo_tiny": t_ooo_tiny,
     "header_1mib": t_header_1mib,
     "pipeline": t_pipeline,
     "chunked_endless": t_chunked_endless,
