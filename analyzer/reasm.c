@@ -165,6 +165,11 @@ static uint32_t seg_cost(bool held, uint32_t len)
     return (uint32_t)ES_ALLOC_COST(sizeof(struct seg) + (held ? len : 0));
 }
 
+uint32_t reasm_held_cost(bool held, uint32_t len)
+{
+    return seg_cost(held, len);
+}
+
 static void seg_free(struct reasm *r, struct half *h, struct seg *s)
 {
     uint32_t cost = seg_cost(s->held, s->len);

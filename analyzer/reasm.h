@@ -88,6 +88,10 @@ void reasm_release(struct reasm *r, const struct flow *f, enum end_reason why,
 
 const struct reasm_stats *reasm_stats(const struct reasm *r);
 
+/* What one held run of `len` bytes is charged against the budgets (its payload when
+ * `held`, its struct, the allocator's overhead): 48 bytes for a 1-byte run. */
+uint32_t reasm_held_cost(bool held, uint32_t len);
+
 /* Free everything, without calling the sink; NULL is a no-op. */
 void reasm_free(struct reasm *r);
 
