@@ -368,6 +368,10 @@ def uploads(ctx, path, n, label, *opts):
                  "AND status = 200 AND body_bytes = 5")
     cut = q1(dbp, "SELECT COUNT(*) FROM exchanges "
                   "WHERE ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    cut_inc = q1(dbp, "SELECT COUNT(*) FROM exchanges WHERE verdict = 'incomplete' "
+                      "AND ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    check(cut_inc == cut, f"{label}: the abandoned ones are all incomplete ({cut_inc} of "
+          f"{cut})")
     cut_flows = q1(dbp, "SELECT COUNT(DISTINCT flow_id) FROM exchanges "
                         "WHERE ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
     # every request has its row: analysed whole, or flagged as abandoned at the cap

@@ -242,6 +242,12 @@ static const struct xcase cases[] = {
     { .name = "incomplete: a 100 came, the body never did",
       EXPECT, CL(5000), .interim = { 100 }, .t_100 = AT(3), .req_open = true,
       .want = "incomplete", .want_flags = "no_final" },
+    { .name = "incomplete: an upload written unanswered when a pending cap bit",
+      EXPECT, CL(5000), .req_open = true, .pre = XF_ABANDONED_AT_CAP,
+      .want = "incomplete", .want_flags = "no_final,abandoned_at_cap" },
+    { .name = "incomplete: a request that found a pending cap full, nothing of it parsed",
+      .method = "", .req_open = true, .pre = XF_ABANDONED_AT_CAP,
+      .want = "incomplete", .want_flags = "no_final,abandoned_at_cap" },
 
     /* unsolicited_100 */
     { .name = "unsolicited_100: a 100 without Expect",
