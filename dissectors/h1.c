@@ -195,8 +195,10 @@ static struct exchange *q_push(struct h1_conn *c, bool request)
 {
     struct h1 *h = c->h;
     bool over_conn = c->q_len == H1_MAX_PIPELINE;
-    bool over_mem = h->pending_bytes + ES_ALLOC_COST(sizeof(struct exchange)) >
-                    h->pending_cap;
+    /* what the next exchange costs at once: a recycled one brings its buffers */
+    uint64_t next = h->n_spares ? x_cost(h->spares[h->n_spares - 1])
+                                : ES_ALLOC_COST(sizeof(struct exchange));
+    bool over_mem = h->pending_bytes + next > h->pending_cap;
     if (over_conn || over_mem) {
         /* Requests nobody answers yet: past the cap of the connection, or the memory
          * budget of all of them together, HTTP is given up on this connection. Its
