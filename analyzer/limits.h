@@ -26,8 +26,17 @@
  * stray ACKs, so that they do not open a new mid-stream flow. */
 #define FLOW_DEFAULT_LINGER_US (5ull * 1000000ull)
 
-/* Out-of-order bytes held per direction of a flow and in total (option --ooo-cap-mb
- * for the total). Past either cap the oldest hole of that direction is declared a gap
+/* What one heap allocation of n bytes really costs, the charge of every byte-sized cap
+ * below: glibc malloc adds an 8-byte header, rounds the chunk up to 16 bytes and never
+ * makes one under 32 (malloc_usable_size agrees on x86-64 and aarch64). A constant
+ * estimate, so that no hot path calls the allocator to ask. */
+#define ES_ALLOC_COST(n) \
+    ((size_t)(n) + 8u <= 32u ? (size_t)32u : (((size_t)(n) + 8u + 15u) & ~(size_t)15u))
+
+/* Out-of-order data held per direction of a flow and in total (option --ooo-cap-mb for
+ * the total), charged in memory: each held run costs its payload, its 32-byte struct
+ * and the allocator's overhead (ES_ALLOC_COST; 48 bytes for a 1-byte run), so a flood
+ * of tiny segments is held to the cap too. Past either cap the oldest hole of that direction is declared a gap
  * and skipped. Per direction, because each direction's holes fill independently: one
  * flow holds at most twice this. */
 #define REASM_MAX_OOO_PER_FLOW (1024u * 1024u)

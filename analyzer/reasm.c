@@ -29,7 +29,7 @@ struct half {
     uint64_t hole_acked_us;   /* when that was first seen */
     uint32_t hole_ack_timed;  /* what was acknowledged then: all the grace covers */
     uint32_t high;            /* past the highest sequence number seen sent (FIN too) */
-    uint32_t ooo_bytes;       /* held bytes in ooo */
+    uint32_t ooo_bytes;       /* what ooo costs in memory: seg_cost() of each run */
     uint32_t ooo_segs;
     bool started;             /* next_seq is known */
     bool fin;
@@ -162,12 +162,25 @@ static void uncaptured(struct ctx *c, uint32_t n, uint64_t ts)
     advance(c, n, ts);
 }
 
+/* What a held run costs in memory, charged against both budgets: its payload, its
+ * struct seg and the allocator's header and alignment (ES_ALLOC_COST, limits.h). A run
+ * that holds no bytes (a counting-only flow) costs its struct: a flood of tiny
+ * segments is charged what it really takes, not its payload alone. */
+static uint32_t seg_cost(bool held, uint32_t len)
+{
+    return (uint32_t)ES_ALLOC_COST(sizeof(struct seg) + (held ? len : 0));
+}
+
+uint32_t reasm_held_cost(bool held, uint32_t len)
+{
+    return seg_cost(held, len);
+}
+
 static void seg_free(struct reasm *r, struct half *h, struct seg *s)
 {
-    if (s->held) {
-        h->ooo_bytes -= s->len;
-        r->st.ooo_bytes_now -= s->len;
-    }
+    uint32_t cost = seg_cost(s->held, s->len);
+    h->ooo_bytes -= cost;
+    r->st.ooo_bytes_now -= cost;
     h->ooo_segs--;
     free(s);
 }
@@ -255,13 +268,13 @@ static void hold(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t n, uint
         ns->cut = piece_end == end ? cut : 0;
         ns->ts_us = ts;
         ns->held = keep;
-        if (keep) {
+        if (keep)
             memcpy(ns->data, p + (cur - seq), len);
-            h->ooo_bytes += len;
-            c->r->st.ooo_bytes_now += len;
-            if (c->r->st.ooo_bytes_now > c->r->st.ooo_bytes_peak)
-                c->r->st.ooo_bytes_peak = c->r->st.ooo_bytes_now;
-        }
+        uint32_t cost = seg_cost(keep, len);
+        h->ooo_bytes += cost;
+        c->r->st.ooo_bytes_now += cost;
+        if (c->r->st.ooo_bytes_now > c->r->st.ooo_bytes_peak)
+            c->r->st.ooo_bytes_peak = c->r->st.ooo_bytes_now;
         h->ooo_segs++;
         ns->next = s;
         *pp = ns;
@@ -315,8 +328,10 @@ static void data_segment(struct ctx *c, uint32_t seq, const uint8_t *p, uint32_t
             k->out_of_window++;
             return;
         }
-        bool keep = p && !c->rf->detached;
-        uint64_t need = keep ? n : 0;
+        /* Charged in memory, not in payload (seg_cost). A segment that straddles held
+         * runs is held in several pieces, each charged once held: the budgets may be
+         * passed by one segment's pieces, never more. */
+        uint64_t need = seg_cost(p && !c->rf->detached, n);
         bool over_flow = h->ooo_bytes + need > REASM_MAX_OOO_PER_FLOW ||
                          h->ooo_segs + 1 > REASM_MAX_OOO_SEGS;
         bool over_global = c->r->st.ooo_bytes_now + need > c->r->global_cap;

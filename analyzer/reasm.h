@@ -53,7 +53,9 @@ struct reasm_counters {
 
 /* Totals over the run. */
 struct reasm_stats {
-    uint64_t ooo_bytes_now;      /* held out-of-order bytes, all flows */
+    uint64_t ooo_bytes_now;      /* memory held for out-of-order runs, all flows: payload,
+                                    struct and allocator overhead (limits.h
+                                    ES_ALLOC_COST) */
     uint64_t ooo_bytes_peak;
     uint64_t cap_flushes_flow;   /* per-flow budget hit */
     uint64_t cap_flushes_global; /* global budget hit */
@@ -90,6 +92,10 @@ void reasm_release(struct reasm *r, const struct flow *f, enum end_reason why,
                    uint64_t ts_us, struct reasm_counters *out);
 
 const struct reasm_stats *reasm_stats(const struct reasm *r);
+
+/* What one held run of `len` bytes is charged against the budgets (its payload when
+ * `held`, its struct, the allocator's overhead): 48 bytes for a 1-byte run. */
+uint32_t reasm_held_cost(bool held, uint32_t len);
 
 /* Free everything, without calling the sink; NULL is a no-op. */
 void reasm_free(struct reasm *r);

@@ -138,6 +138,7 @@ static const char *const flag_names[XF_COUNT_BITS] = {
     "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
     "pipelined", "headers_truncated", "orphan_response", "one_sided", "retry_failed",
+    "abandoned_at_cap",
 };
 
 static const char *const flag_meanings[XF_COUNT_BITS] = {
@@ -158,6 +159,8 @@ static const char *const flag_meanings[XF_COUNT_BITS] = {
     "a response with no request to pair with (the capture or the client sent none)",
     "the capture saw only one direction of the connection; no verdict from timing",
     "the retry after a 417 failed too (its own status is 4xx/5xx or none came)",
+    "written before its answer: a cap on exchanges awaiting a response gave HTTP up on "
+    "the connection",
 };
 
 const char *flag_name(int bit)

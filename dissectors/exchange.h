@@ -67,7 +67,10 @@ enum xflag {
     XF_ORPHAN_RESPONSE = 1u << 14, /* a response with no request to pair with */
     XF_ONE_SIDED = 1u << 15,       /* the capture saw one direction of the connection */
     XF_RETRY_FAILED = 1u << 16,    /* a retry after a 417 that failed in turn */
-    XF_COUNT_BITS = 17
+    XF_ABANDONED_AT_CAP = 1u << 17, /* written before its answer: a cap on exchanges
+                                       waiting for their response gave HTTP up on the
+                                       connection */
+    XF_COUNT_BITS = 18
 };
 
 /* Captured text of an exchange, each in its own capped buffer. The three raw header
@@ -140,6 +143,10 @@ struct exchange {
     uint8_t answered_by;      /* enum answered_by (fingerprint.h); 0 unknown */
     const char *intermediary; /* product name, static, or NULL */
     char path_evidence[160];  /* why, in a few words */
+
+    /* h1: what this exchange is charged against the pending-exchange budget (its
+     * struct and buffers, ES_ALLOC_COST) while it waits in a connection's queue */
+    uint32_t pending_charge;
 };
 
 /* A capture time the capture did not record: 0 in the file (pcapng simple packet

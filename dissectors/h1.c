@@ -1,5 +1,6 @@
 /* h1.c: see h1.h. */
 #include "h1.h"
+#include "limits.h"
 #include "sniff.h"
 
 #include <llhttp.h>
@@ -69,6 +70,8 @@ struct h1 {
     uint32_t n_spares, cap_spares;
     uint64_t next_id;
     uint32_t live;            /* exchanges queued on all connections */
+    uint64_t pending_bytes;   /* what they cost: the sum of their pending_charge */
+    uint64_t pending_cap;     /* the budget for it (h1.h) */
     struct h1_stats st;
     llhttp_settings_t settings;
 };
@@ -113,6 +116,34 @@ static void x_recycle(struct h1 *h, struct exchange *x)
     free(x);
 }
 
+/* What an exchange holds in memory: its struct and the buffers of its fields, as the
+ * allocator holds them. A recycled exchange brings the buffers it kept. */
+static uint32_t x_cost(const struct exchange *x)
+{
+    size_t n = ES_ALLOC_COST(sizeof *x);
+    for (int i = 0; i < XS_COUNT; i++)
+        if (x->s[i].p)
+            n += ES_ALLOC_COST(x->s[i].cap);
+    return (uint32_t)n;
+}
+
+/* Bring an exchange's charge against the pending budget up to date. */
+static void x_charge(struct h1 *h, struct exchange *x)
+{
+    uint32_t now = x_cost(x);
+    h->pending_bytes = h->pending_bytes - x->pending_charge + now;
+    x->pending_charge = now;
+    if (h->pending_bytes > h->st.pending_bytes_peak)
+        h->st.pending_bytes_peak = h->pending_bytes;
+}
+
+static void x_uncharge(struct h1 *h, struct exchange *x)
+{
+    h->pending_bytes -= x->pending_charge;
+    x->pending_charge = 0;
+    h->live--;
+}
+
 static struct exchange *q_at(struct h1_conn *c, uint32_t i)
 {
     return c->q[(c->q_head + i) % H1_MAX_PIPELINE];
@@ -125,7 +156,7 @@ static void emit(struct h1_conn *c, struct exchange *x)
         if (c->side[d].cur == x)
             c->side[d].cur = NULL;
     c->h->st.exchanges++;
-    c->h->live--;
+    x_uncharge(c->h, x);
     c->h->sink.exchange(c->h->sink.ctx, c->f, x);
     x_recycle(c->h, x);
 }
@@ -143,38 +174,64 @@ static void emit_ready(struct h1_conn *c)
     }
 }
 
-static void emit_all(struct h1_conn *c)
+/* Write every queued exchange now; `flags` are added to each. Returns how many. */
+static uint32_t emit_all(struct h1_conn *c, uint32_t flags)
 {
+    uint32_t n = 0;
     while (c->q_len) {
         struct exchange *x = q_at(c, 0);
         c->q_head = (c->q_head + 1) % H1_MAX_PIPELINE;
         c->q_len--;
+        x->flags |= flags;
         emit(c, x);
+        n++;
     }
+    return n;
 }
 
-/* Queue a new exchange; NULL when the pipeline cap is passed (HTTP is then abandoned
- * on this connection) or memory is short. */
-static struct exchange *q_push(struct h1_conn *c)
+/* Queue a new exchange; NULL when a cap on pending exchanges is passed (HTTP is then
+ * abandoned on this connection) or memory is short. `request`: a request begins (not
+ * a response without one). */
+static struct exchange *q_push(struct h1_conn *c, bool request)
 {
+    struct h1 *h = c->h;
     bool over_conn = c->q_len == H1_MAX_PIPELINE;
-    if (over_conn || c->h->live == H1_MAX_LIVE_EXCHANGES) {
-        /* Requests nobody answers: past the cap of the connection, or of all of them
-         * together, HTTP is given up on this connection, its exchanges go out as they
-         * are (no_final) and it is counted. */
-        if (over_conn)
-            c->h->st.pipeline_overflow++;
-        else
-            c->h->st.live_overflow++;
+    /* what the next exchange costs at once: a recycled one brings its buffers */
+    uint64_t next = h->n_spares ? x_cost(h->spares[h->n_spares - 1])
+                                : ES_ALLOC_COST(sizeof(struct exchange));
+    bool over_mem = h->pending_bytes + next > h->pending_cap;
+    if (over_conn || over_mem) {
+        /* Requests nobody answers yet: past the cap of the connection, or the memory
+         * budget of all of them together, HTTP is given up on this connection. Its
+         * exchanges go out as they are, flagged, and so does the request that found
+         * the cap full, so that each one it cost has a row saying why. */
         for (int d = 0; d < 2; d++)
             c->side[d].state = H1_DEAD;
-        emit_all(c);
+        uint32_t n = emit_all(c, XF_ABANDONED_AT_CAP);
+        struct exchange *x = request ? x_new(h) : NULL;
+        if (x) {
+            h->live++;
+            x->flow_id = c->f->id;
+            x->seq = c->next_seq++;
+            x->has_request = true;
+            x->t_start_us = c->now_us;
+            x->flags |= XF_ABANDONED_AT_CAP;
+            emit(c, x);
+            n++;
+        }
+        if (over_conn) {
+            h->st.pipeline_overflow++;
+        } else {
+            h->st.pending_cap_flows++;
+            h->st.pending_cap_exchanges += n;
+        }
         return NULL;
     }
-    struct exchange *x = x_new(c->h);
+    struct exchange *x = x_new(h);
     if (!x)
         return NULL;
-    c->h->live++;
+    h->live++;
+    x_charge(h, x);
     x->flow_id = c->f->id;
     x->seq = c->next_seq++;
     c->q[(c->q_head + c->q_len) % H1_MAX_PIPELINE] = x;
@@ -206,7 +263,7 @@ static int on_message_begin(llhttp_t *p)
     struct h1_conn *c = s->conn;
     struct exchange *x;
     if (s->d == DIR_C2S) {
-        x = q_push(c);
+        x = q_push(c, true);
         if (x) {
             x->has_request = true;
             x->t_start_us = c->now_us;
@@ -219,7 +276,7 @@ static int on_message_begin(llhttp_t *p)
         x = awaiting_response(c);
         if (!x) { /* a response with no request: the capture lost it, or began late */
             c->h->st.orphan_responses++;
-            x = q_push(c);
+            x = q_push(c, false);
             if (x) {
                 x->req_complete = true;
                 /* a gap on the client side since the last request: it took this
@@ -529,6 +586,7 @@ static bool drop_if_empty(struct h1_side *s, struct exchange *x)
     c->next_seq--;
     if (x->id == c->h->next_id) /* ids stay unique: reuse only the newest one */
         c->h->next_id--;
+    x_uncharge(c->h, x);
     x_recycle(c->h, x);
     return true;
 }
@@ -593,6 +651,7 @@ static void keep_raw_block(struct h1_side *s)
     /* what was kept is stored even when the block was longer than the cap */
     if (!sbuf_add(&x->s[f], s->raw.p, s->raw.len) || s->raw.truncated)
         x->flags |= XF_HEADERS_TRUNCATED;
+    x_charge(s->conn->h, x); /* its header copies are all made now */
     /* an idle connection must not keep a large block's buffer (4 KiB per idle flow) */
     if (s->raw.cap > H1_IDLE_RAW_BYTES) {
         sbuf_fini(&s->raw);
@@ -1016,7 +1075,7 @@ static void conn_close(void *st, enum end_reason why, uint64_t ts_us)
         if (server_rst && upload_cut_off(c, x))
             x->flags |= XF_SERVER_CLOSED;
     }
-    emit_all(c);
+    emit_all(c, 0);
     for (int d = 0; d < 2; d++)
         sbuf_fini(&c->side[d].raw);
     free(c);
@@ -1044,6 +1103,7 @@ struct h1 *h1_new(const struct exchange_sink *sink)
     if (!h)
         return NULL;
     h->sink = *sink;
+    h->pending_cap = H1_DEFAULT_PENDING_BYTES;
     llhttp_settings_init(&h->settings);
     h->settings.on_message_begin = on_message_begin;
     h->settings.on_method = on_method;
@@ -1057,6 +1117,11 @@ struct h1 *h1_new(const struct exchange_sink *sink)
     h->settings.on_body = on_body;
     h->settings.on_message_complete = on_message_complete;
     return h;
+}
+
+void h1_set_pending_cap(struct h1 *h, uint64_t bytes)
+{
+    h->pending_cap = bytes;
 }
 
 const struct h1_stats *h1_stats(const struct h1 *h)

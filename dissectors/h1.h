@@ -41,12 +41,24 @@
  * headers_truncated; parsing goes on (llhttp holds no header bytes itself). */
 #define H1_MAX_HEADER_BYTES 8192u
 
-/* Requests waiting for their response on one connection, and on all connections
- * together (a queued exchange holds up to ~30 KiB of header copies). Past either the
- * connection's HTTP is given up: its pending exchanges are emitted (no_final) and it
- * is counted (pipeline_overflow, live_overflow). */
+/* Exchanges waiting for their response. Two caps, for two different floods:
+ * - per connection, H1_MAX_PIPELINE requests queued (true pipelining: a client that
+ *   sends request after request and is never answered), counted in pipeline_overflow;
+ * - over all connections, a budget in bytes (h1_set_pending_cap, option
+ *   --pending-cap-mb, default H1_DEFAULT_PENDING_BYTES): each queued exchange is charged
+ *   its struct and its header copies as the allocator holds them (ES_ALLOC_COST,
+ *   limits.h; ~1.2 KiB for a typical upload, up to ~31 KiB with every field full).
+ *   The budget is checked when a request begins (admission) and the charge updated
+ *   when each header block has been copied: exchanges already admitted still grow by
+ *   their own header copies (the request's, then each response block's: ~100 B for
+ *   short ones, at most 8 KiB each), so the peak (pending_bytes_peak) may pass the
+ *   budget by that much, never by a new exchange. Counted in pending_cap_flows and
+ *   pending_cap_exchanges.
+ * Past either, HTTP is given up on the connection: its queued exchanges, and the
+ * request that found the cap full, are written at once, unanswered, flagged
+ * abandoned_at_cap (and no_final); the rest of the connection is not parsed. */
 #define H1_MAX_PIPELINE 128u
-#define H1_MAX_LIVE_EXCHANGES 16384u
+#define H1_DEFAULT_PENDING_BYTES (256ull * 1024u * 1024u)
 
 /* A header-block buffer larger than this is freed once its block is filed, so that an
  * idle connection holds little. */
@@ -68,7 +80,9 @@ struct h1_stats {
     uint64_t resync_skipped;    /* bytes skipped while looking for a message start */
     uint64_t body_gap_skips;    /* gaps inside a Content-Length body, skipped in place */
     uint64_t pipeline_overflow; /* connections that passed H1_MAX_PIPELINE */
-    uint64_t live_overflow;     /* connections given up at H1_MAX_LIVE_EXCHANGES */
+    uint64_t pending_cap_flows; /* connections given up at the pending-exchange budget */
+    uint64_t pending_cap_exchanges; /* exchanges written unanswered because of it */
+    uint64_t pending_bytes_peak;    /* the most that budget ever held */
     uint64_t tunnels;           /* CONNECT 2xx or 101: HTTP ended on the flow */
     uint64_t abandoned_bodies;  /* a new request came where a body was due */
     uint64_t alloc_failures;
@@ -82,6 +96,10 @@ struct h1;
 
 /* A dissector that hands finished exchanges to `sink` (borrowed for its life). */
 struct h1 *h1_new(const struct exchange_sink *sink);
+
+/* The budget in bytes of exchanges waiting for their response, over all connections
+ * (default H1_DEFAULT_PENDING_BYTES; see H1_MAX_PIPELINE). */
+void h1_set_pending_cap(struct h1 *h, uint64_t bytes);
 
 /* The stream sink to give to reassembly, with the h1 as owner. */
 const struct stream_sink_ops *h1_sink_ops(void);

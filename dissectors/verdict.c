@@ -255,6 +255,10 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
             v->st.retries_linked++;
         }
     }
+    /* a request that found a pending-exchange cap full (h1.h): written at its first
+     * byte, nothing of it parsed, so nothing to judge */
+    if (r == V_NONE && (fl & XF_ABANDONED_AT_CAP) && !x->s[XS_METHOD].len)
+        r = V_INCOMPLETE;
     if (r == V_NONE) {
         if (x->has_expect && !expect_100)
             r = V_UNSUPPORTED_EXPECTATION;

@@ -77,7 +77,12 @@ struct db_run_stats {
     uint64_t first_packet_us, last_packet_us;
     uint64_t tcp_flows, http_flows, exchanges, evicted_flows;
     uint64_t fragments_skipped, undecodable, orphan_responses, parse_errors;
-    uint64_t pipeline_overflows; /* connections whose HTTP was given up at a queue cap */
+    uint64_t pipeline_overflows; /* connections whose HTTP was given up at the
+                                    per-connection pipelining cap (H1_MAX_PIPELINE) */
+    /* the memory caps (schema revision 9, REV9_CAPS): connections given up at the
+     * budget of exchanges awaiting their response, the exchanges that cost, the most
+     * that budget and the out-of-order budget ever held (bytes, as charged) */
+    uint64_t pending_cap_flows, pending_cap_exchanges, pending_bytes_peak, ooo_bytes_peak;
     uint64_t hops_linked, hops_ambiguous; /* the path analysis (hops.h) */
     /* the capture's shape: snap length (0 unknown), TCP segments with payload, those
      * the snap length cut, HTTP flows seen one way only */

@@ -118,6 +118,15 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         " WHERE (?1 = 0 OR id = ?1) AND (bad_acks > 0 OR bad_rsts > 0 OR bad_flags > 0)"
         " ORDER BY id",
         NULL },
+    /* the memory caps: printed only for runs where one bit */
+    [DBR_CAPS] = {
+        "SELECT id AS run, pending_cap_flows, pending_cap_exchanges, pipeline_overflows,"
+        " (SELECT COALESCE(SUM(cap_flushes), 0) FROM flows WHERE run_id = runs.id)"
+        " AS ooo_cap_flushes, pending_bytes_peak, ooo_bytes_peak"
+        " FROM runs WHERE (?1 = 0 OR id = ?1) AND (pending_cap_flows > 0"
+        "  OR pipeline_overflows > 0 OR EXISTS (SELECT 1 FROM flows"
+        "  WHERE run_id = runs.id AND cap_flushes > 0)) ORDER BY id",
+        NULL },
     [DBR_PATHS] = { PATHS_SQL("v_path_compare", "", "1"),
                     PATHS_SQL("v_path_compare_by_run", "WHERE run_id = ?1 ", "run_id = ?1") },
     [DBR_CLIENT_TIMERS] = {

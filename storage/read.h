@@ -52,6 +52,10 @@ enum dbr_query {
     DBR_CAPTURE,       /* runs whose capture's shape limits what it shows: snap length,
                           cut segments, one-sided flows, undecodable packets, and the
                           warning analyze printed */
+    DBR_CAPS,          /* runs where a memory cap bit (schema revision 9): connections
+                          given up at the pending-exchange budget and the exchanges that
+                          cost, pipelining overflows, holes given up to the out-of-order
+                          budgets, and the peaks of both budgets */
     DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
     DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
     DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */

@@ -394,7 +394,11 @@ static const char rev8[] =
 /* Revision 9: hostile input, round two (issue 15): what the caps cost, what the TCP
  * checks refused, what the clock and the HTTP framing could not be trusted with. Each
  * part is its own block. */
-#define REV9_CAPS ""   /* memory caps: what they cost, by name */
+#define REV9_CAPS /* memory caps: what they cost, by name */                            \
+    "ALTER TABLE runs ADD COLUMN pending_cap_flows INTEGER;"     /* given up: budget */ \
+    "ALTER TABLE runs ADD COLUMN pending_cap_exchanges INTEGER;" /* abandoned_at_cap */ \
+    "ALTER TABLE runs ADD COLUMN pending_bytes_peak INTEGER;"                           \
+    "ALTER TABLE runs ADD COLUMN ooo_bytes_peak INTEGER;"
 #define REV9_WIRE                      /* RFC 9293 / 5961 checks, timestamps, read errors */ \
     "ALTER TABLE runs ADD COLUMN bad_acks INTEGER;" \
     "ALTER TABLE runs ADD COLUMN bad_rsts INTEGER;" \

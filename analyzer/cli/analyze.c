@@ -319,7 +319,7 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     }
     warnings(out, a, t);
     uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
-                    hs->live_overflow + t->flows.evicted + t->dec[DEC_FRAGMENT] +
+                    hs->pending_cap_flows + t->flows.evicted + t->dec[DEC_FRAGMENT] +
                     hs->snap_hidden_starts;
     if (!lost)
         return;
@@ -329,7 +329,10 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     } items[] = {
         { hs->orphan_responses, "responses without request" },
         { hs->parse_errors, "parse errors (resynced)" },
-        { hs->pipeline_overflow + hs->live_overflow, "pipeline overflows" },
+        { hs->pipeline_overflow, "pipeline overflows" },
+        { hs->pending_cap_flows, "flows given up at the pending-exchange cap "
+                                 "(--pending-cap-mb)" },
+        { hs->pending_cap_exchanges, "exchanges abandoned at the pending-exchange cap" },
         { t->flows.evicted, "flows evicted (--max-flows)" },
         { t->dec[DEC_FRAGMENT], "IP fragments skipped" },
         { hs->snap_hidden_starts, "message starts the snap length may have hidden" },

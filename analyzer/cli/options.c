@@ -28,8 +28,8 @@ enum opt_code {
     O_SAVE_MB, O_PROXY, O_NO_PATHS, O_FORMAT, O_SERVER, O_HOST, O_SINCE, O_UNTIL,
     O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
-    O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_JSON, O_RUN,
-    O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH,
+    O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_PENDING_CAP, O_JSON,
+    O_RUN, O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH,
 };
 
 struct optdef {
@@ -106,6 +106,9 @@ static const struct optdef optdefs[] = {
     { "tcp-timeout", O_TCP_TIMEOUT, "SEC", "a flow idle this long (packet time) ends" },
     { "ooo-cap-mb", O_OOO_CAP, "MB",
       "out-of-order bytes held over all flows; past it a hole is given up as a gap" },
+    { "pending-cap-mb", O_PENDING_CAP, "MB",
+      "memory for exchanges awaiting their response, all flows; past it HTTP is given up "
+      "on the flow that asks for more" },
     { "clickhouse", O_CLICKHOUSE, "URL",
       "ClickHouse's HTTP interface, e.g. http://ch1:8123/?database=expectscope (user and "
       "password may go in the URL)" },
@@ -123,7 +126,7 @@ enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 static const char *const analyze_takes[] = {
     "read", "filter", "db", "no-db", "sensor", "again", "list", "verdict", "problems", "quiet",
     "verbose", "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms",
-    "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
+    "max-flows", "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "help", NULL };
 static const char *const flows_takes[] = {
     "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
@@ -139,7 +142,7 @@ static const char *const live_takes[] = {
     "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "sensor",
     "quiet",
     "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms", "max-flows",
-    "tcp-timeout", "ooo-cap-mb", "help", NULL };
+    "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "help", NULL };
 
 static const struct command commands[] = {
     { "analyze", "follow every HTTP exchange and its Expect handshake into the database",
@@ -267,6 +270,9 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_OOO_CAP:
         snprintf(buf, len, "%llu", (unsigned long long)(p->ooo_cap_bytes >> 20));
+        break;
+    case O_PENDING_CAP:
+        snprintf(buf, len, "%llu", (unsigned long long)(p->pending_cap_bytes >> 20));
         break;
     case O_SNAPLEN:
         snprintf(buf, len, "%d", d->snaplen);
@@ -760,6 +766,13 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
             return 0;
         }
         range = "--ooo-cap-mb takes megabytes from 1 to 65536";
+        break;
+    case O_PENDING_CAP:
+        if (parse_u64(arg, 1, 65536, &v) == 0) {
+            o->pipe.pending_cap_bytes = v << 20;
+            return 0;
+        }
+        range = "--pending-cap-mb takes megabytes from 1 to 65536";
         break;
     }
     snprintf(err, len, "%s", range ? range : "unknown option");

@@ -39,6 +39,7 @@ static const struct {
     /* printed only when some run has something to say */
     { DBR_CAPTURE, "capture", "capture shape (what the capture could not show):" },
     { DBR_WIRE, "wire", "packets ignored lest they blind reassembly (RFC 5961):" },
+    { DBR_CAPS, "caps", "memory caps that bit (docs/architecture.md, \"Caps\"):" },
 };
 
 /* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
@@ -331,7 +332,8 @@ int cmd_report(const struct options *o)
              : o->json ? section_json(rows, sections[i].name, out)
                        : section_table(rows, sections[i].title,
                                        sections[i].q == DBR_CAPTURE ||
-                                           sections[i].q == DBR_WIRE,
+                                           sections[i].q == DBR_WIRE ||
+                                           sections[i].q == DBR_CAPS,
                                        sections[i].q == DBR_CLIENT_TIMERS && width > TIMERS_WIDTH
                                            ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);

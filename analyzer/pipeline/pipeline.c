@@ -34,6 +34,7 @@ void pipeline_config_defaults(struct pipeline_config *cfg)
     *cfg = (struct pipeline_config){
         .flow = { FLOW_DEFAULT_MAX, FLOW_DEFAULT_IDLE_US, FLOW_DEFAULT_LINGER_US },
         .ooo_cap_bytes = REASM_DEFAULT_OOO_GLOBAL,
+        .pending_cap_bytes = H1_DEFAULT_PENDING_BYTES,
         .verdict = { VERDICT_DEFAULT_NO_WAIT_US, VERDICT_DEFAULT_RETRY_WINDOW_US,
                      VERDICT_DEFAULT_STALL_US },
         .dissect = true,
@@ -48,12 +49,13 @@ void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t l
     int k = snprintf(buf, len,
                      "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
                      "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu,"
-                     "\"paths\":%s",
+                     "\"pending_cap_mb\":%llu,\"paths\":%s",
                      (double)cfg->verdict.no_wait_us / 1e3,
                      (double)cfg->verdict.retry_window_us / 1e6,
                      (double)cfg->verdict.stall_us / 1e3, cfg->flow.max_flows,
                      (double)cfg->flow.idle_us / 1e6,
                      (unsigned long long)(cfg->ooo_cap_bytes >> 20),
+                     (unsigned long long)(cfg->pending_cap_bytes >> 20),
                      cfg->paths ? "true" : "false");
     used = k > 0 ? (size_t)k : 0;
     /* the declared proxies: one string per proxy, its addresses joined by commas */
@@ -195,6 +197,8 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
         p->xsink = (struct exchange_sink){ on_exchange, p };
         p->h1 = ok && p->verdict ? h1_new(&p->xsink) : NULL;
         ok = p->h1 != NULL;
+        if (ok)
+            h1_set_pending_cap(p->h1, cfg->pending_cap_bytes);
     }
     if (ok) {
         p->ra = reasm_new(slots, cfg->ooo_cap_bytes, p->h1 ? h1_sink_ops() : NULL, p->h1);
@@ -416,7 +420,11 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .undecodable = undecodable,
         .orphan_responses = t->http.orphan_responses,
         .parse_errors = t->http.parse_errors,
-        .pipeline_overflows = t->http.pipeline_overflow + t->http.live_overflow,
+        .pipeline_overflows = t->http.pipeline_overflow,
+        .pending_cap_flows = t->http.pending_cap_flows,
+        .pending_cap_exchanges = t->http.pending_cap_exchanges,
+        .pending_bytes_peak = t->http.pending_bytes_peak,
+        .ooo_bytes_peak = t->reasm.ooo_bytes_peak,
         .hops_linked = t->hops.linked,
         .hops_ambiguous = t->hops.ambiguous,
         .snaplen = t->snaplen,

@@ -57,6 +57,7 @@ struct pipeline_observer {
 struct pipeline_config {
     struct flow_config flow;       /* table size, idle timeout, linger */
     uint64_t ooo_cap_bytes;        /* out-of-order bytes held over all flows */
+    uint64_t pending_cap_bytes;    /* exchanges awaiting their response, all flows (h1.h) */
     struct verdict_config verdict; /* the thresholds verdicts depend on */
     bool dissect;                  /* false: flows and their counters only, no HTTP */
     bool classify;                 /* false: no nDPI; every flow's l7 is "Unknown" */

@@ -169,6 +169,32 @@ static void f_ooo(unsigned long flows, unsigned long per, size_t s)
     free(k);
 }
 
+/* N concurrent uploads (issue 15): every connection sends a POST with Expect and waits;
+ * only when all N are waiting does each get its 100, then the 5-byte body goes and a
+ * 200 comes back. N exchanges wait for their response at once. */
+static void f_uploads(unsigned long n)
+{
+    static const char req[] = "POST /up HTTP/1.1\r\nHost: flood\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 5\r\n\r\n";
+    struct conn *k = calloc(n, sizeof *k);
+    if (!k)
+        exit(1);
+    for (unsigned long i = 0; i < n; i++) {
+        k[i] = (struct conn){ IP(172, 28, 0, 0) + (uint32_t)(i / 50000u), IP(10, 0, 0, 5),
+                              (uint16_t)(10000 + i % 50000u), 80, 0, 0 };
+        handshake(&k[i], 7000 + (uint32_t)i * 3u, 11000);
+        sends(&k[i], 1, req);
+    }
+    for (unsigned long i = 0; i < n; i++)
+        sends(&k[i], 0, "HTTP/1.1 100 Continue\r\n\r\n");
+    for (unsigned long i = 0; i < n; i++) {
+        sends(&k[i], 1, "hello");
+        sends(&k[i], 0, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        seg(k[i].c, k[i].cp, k[i].s, k[i].sp, k[i].cseq, k[i].sseq, ACK, NULL, 0);
+    }
+    free(k);
+}
+
 /* One request whose X-Big header line is n bytes long, answered 100 then 200; then a
  * second, ordinary request on the same connection, answered 200. */
 static void f_hdr(unsigned long n)
@@ -368,7 +394,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: gen_floods FLOOD OUT.pcap [N [S]]\n"
-                        "floods: syn idle ooo ooomany hdr pipeline chunked storm seq\n");
+                        "floods: syn idle ooo ooomany ootiny uploads hdr pipeline chunked storm seq\n");
         return 2;
     }
     const char *name = argv[1];
@@ -387,6 +413,10 @@ int main(int argc, char **argv)
         f_ooo(1, n ? n : 100000, s ? s : 2100);
     else if (strcmp(name, "ooomany") == 0) /* N flows, S segments of 1000 bytes each */
         f_ooo(n ? n : 5000, s ? s : 20, 1000);
+    else if (strcmp(name, "ootiny") == 0) /* N flows, S one-byte segments each */
+        f_ooo(n ? n : 20000, s ? s : 512, 1);
+    else if (strcmp(name, "uploads") == 0) /* N concurrent Expect uploads */
+        f_uploads(n ? n : 50000);
     else if (strcmp(name, "hdr") == 0)
         f_hdr(n ? n : 1024 * 1024);
     else if (strcmp(name, "pipeline") == 0) /* N requests on one connection */

@@ -319,6 +319,105 @@ def t_ooo_many(ctx):
                   + SLACK, "baseline + 1000 flows x 4 KiB + 256 MiB held + overhead + queue")
 
 
+def t_ooo_tiny(ctx):
+    """20,000 flows x 512 one-byte out-of-order segments (issue 15): each held run is
+    charged its real cost (payload + struct seg + malloc overhead, limits.h
+    ES_ALLOC_COST: 48 bytes), so the 16 MiB --ooo-cap-mb holds in RSS. Charged in
+    payload alone, the 10,240,000 held bytes would be ~490 MB of runs."""
+    flows, per = ctx.size((20000, 512), (20000, 512))
+    cap_mb = 16
+    opts = ["--ooo-cap-mb", str(cap_mb), "--max-flows", "32768"]
+    label = f"ooo_tiny_{flows}x{per}_cap{cap_mb}"
+    # The reference: the same flows, the same options, no out-of-order data (one
+    # segment each, below every cap). Its RSS is the fixed cost plus the flows.
+    ref = ooo_tiny(ctx, flows, 1, f"ooo_tiny_{flows}x1_cap{cap_mb}", opts)
+    rss = ooo_tiny(ctx, flows, per, label, opts)
+    cap = cap_mb * MiB
+    ctx.bound(label, rss, ref + cap + DB_QUEUE + SLACK,
+              f"reference {ref // KiB} KB (same flows, 1 segment each) + {cap_mb} MiB cap "
+              "+ writer queue + slack")
+    ctx.result(reference_rss_kb=ref // KiB, flood_rss_kb=rss // KiB,
+               growth_kb=(rss - ref) // KiB, cap_kb=cap // KiB)
+
+
+def ooo_tiny(ctx, flows, per, label, opts):
+    path, _ = ctx.generate("ootiny", label, flows, per)
+    _, rss, _, dbp = ctx.analyze(path, *opts, label=label)
+    r = finished(ctx, dbp, label, packets=flows * (5 + per))
+    # every 1-byte segment lies past its own 1-byte hole: each flow ends with `per`
+    # missing bytes in `per` gaps, however many the global cap forced early
+    rows = q(dbp, "SELECT missing_bytes, gaps, COUNT(*) FROM flows GROUP BY 1, 2")
+    check(rows == [(per, per, flows)],
+          f"{label}: all {flows} flows have {per} missing bytes in {per} gaps: {rows}")
+    x = q(dbp, "SELECT body_bytes, body_missing, COUNT(*) FROM exchanges GROUP BY 1, 2")
+    check(x == [(per, per, flows)],
+          f"{label}: every exchange has body {per}, {per} missing: {x}")
+    fl = q1(dbp, "SELECT SUM(cap_flushes) FROM flows") or 0
+    if per > 1:
+        check(fl > 0, f"{label}: the global cap was hit and counted (flows.cap_flushes "
+              f"{fl})")
+    ctx.result(flows=flows, segments_per_flow=per, cap_flushes=fl)
+    return rss
+
+
+def uploads(ctx, path, n, label, *opts):
+    text, rss, _, dbp = ctx.analyze(path, *opts, label=label)
+    r = finished(ctx, dbp, label, packets=n * 8)
+    nx = q1(dbp, "SELECT COUNT(*) FROM exchanges")
+    ok = q1(dbp, "SELECT COUNT(*) FROM exchanges WHERE verdict = 'continue_ok' "
+                 "AND status = 200 AND body_bytes = 5")
+    cut = q1(dbp, "SELECT COUNT(*) FROM exchanges "
+                  "WHERE ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    cut_inc = q1(dbp, "SELECT COUNT(*) FROM exchanges WHERE verdict = 'incomplete' "
+                      "AND ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    check(cut_inc == cut, f"{label}: the abandoned ones are all incomplete ({cut_inc} of "
+          f"{cut})")
+    cut_flows = q1(dbp, "SELECT COUNT(DISTINCT flow_id) FROM exchanges "
+                        "WHERE ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    # every request has its row: analysed whole, or flagged as abandoned at the cap
+    check(nx == n and ok + cut == n,
+          f"{label}: {n} requests, {nx} exchanges, {ok} continue_ok, {cut} "
+          f"abandoned_at_cap")
+    check(r["pending_cap_exchanges"] == cut and r["pending_cap_flows"] == cut_flows,
+          f"{label}: runs.pending_cap_exchanges {r['pending_cap_exchanges']} == {cut}, "
+          f"runs.pending_cap_flows {r['pending_cap_flows']} == {cut_flows}")
+    check(r["pipeline_overflows"] == 0, f"{label}: no pipelining overflow "
+          f"({r['pipeline_overflows']})")
+    shown = summary_count(text, "exchanges abandoned at the pending-exchange cap")
+    check(shown == cut, f"{label}: the summary shows {shown} abandoned exchanges")
+    ctx.result(uploads=n, exchanges=nx, continue_ok=ok, abandoned_at_cap=cut,
+               pending_cap_flows=r["pending_cap_flows"],
+               pending_bytes_peak=r["pending_bytes_peak"])
+    return r, ok, cut, rss
+
+
+def t_pending_uploads(ctx):
+    """50,000 concurrent Expect uploads, all waiting for their 100 (issue 15): the
+    pending-exchange budget is in bytes (--pending-cap-mb, default 256 MiB), so all
+    are analysed; with a 16 MiB budget it bites, and what it cost is flagged and
+    counted."""
+    n = ctx.size(50000, 50000)
+    path, _ = ctx.generate("uploads", "uploads", n)
+    r, ok, cut, rss = uploads(ctx, path, n, f"uploads_{n}")
+    check(ok == n and cut == 0 and r["pending_cap_flows"] == 0,
+          f"uploads_{n}: every upload analysed, continue_ok ({ok}), none abandoned")
+    per = r["pending_bytes_peak"] / n
+    check(r["pending_bytes_peak"] >= n * 1024 and per <= 4 * KiB,
+          f"uploads_{n}: the budget held all {n} at once: peak {r['pending_bytes_peak']} "
+          f"bytes, {per:.0f} B per waiting exchange")
+    cap = 16 * MiB
+    r, ok, cut, rss2 = uploads(ctx, path, n, f"uploads_{n}_cap16", "--pending-cap-mb", "16")
+    check(cut > 0 and r["pending_cap_flows"] > 0 and ok > 0,
+          f"uploads_{n}_cap16: the cap bit: {cut} exchanges on {r['pending_cap_flows']} "
+          f"flows abandoned, {ok} analysed")
+    # checked when a request begins (admission): the admitted exchanges then grow by
+    # their responses' header copies (a 100 and a 200 block here: < 256 B each)
+    check(r["pending_bytes_peak"] <= cap + ok * 256,
+          f"uploads_{n}_cap16: pending_bytes_peak {r['pending_bytes_peak']} <= 16 MiB "
+          f"+ {ok} admitted x 256 B of response header copies")
+    ctx.result(rss_default_kb=rss // KiB, rss_cap16_kb=rss2 // KiB)
+
+
 def t_header_1mib(ctx):
     n = 1024 * 1024
     path, _ = ctx.generate("hdr", "header_1mib", n)
@@ -361,9 +460,14 @@ def t_pipeline(ctx):
     check(over == 1 and runs_over == 1,
           f"pipeline: the summary and runs.pipeline_overflows count one overflow "
           f"({over}, {runs_over})")
-    # Past the cap HTTP is given up on the connection (h1.h): the 128 queued requests go
-    # out as exchanges, the rest of the connection is not parsed; the overflow says so.
-    check(nx == H1_MAX_PIPELINE, f"pipeline: {nx} exchanges == {H1_MAX_PIPELINE} queued")
+    # Past the cap HTTP is given up on the connection (h1.h): the 128 queued requests and
+    # the one that found the queue full go out as exchanges flagged abandoned_at_cap, the
+    # rest of the connection is not parsed; the overflow says so.
+    cut = q1(dbp, "SELECT COUNT(*) FROM exchanges "
+                  "WHERE ',' || flags || ',' LIKE '%,abandoned_at_cap,%'")
+    check(nx == H1_MAX_PIPELINE + 1 and cut == nx,
+          f"pipeline: {nx} exchanges == {H1_MAX_PIPELINE} queued + 1, all flagged "
+          f"abandoned_at_cap ({cut})")
     check(nf == nx, f"pipeline: every exchange is flagged no_final ({nf} of {nx})")
     check(npl >= nx - over - 1, f"pipeline: the queued ones are flagged pipelined ({npl})")
     ctx.bound("pipeline", rss, base + H1_MAX_PIPELINE * 32 * KiB + SLACK,
@@ -372,19 +476,22 @@ def t_pipeline(ctx):
 
 
 def t_pipeline_many_memory(ctx):
-    """Pipelined requests on many connections: past H1_MAX_LIVE_EXCHANGES queued in all,
-    connections are given up and counted, so memory stops growing with their number."""
+    """Pipelined requests on many connections: past the pending-exchange budget
+    (--pending-cap-mb, 256 MiB) connections are given up and counted, so memory stops
+    growing with their number."""
     small, big = 200, 400  # 25,400 and 50,800 requests queued: both past the budget
     rss, over = {}, {}
     for n in (small, big):
         path, _ = ctx.generate("pipemany", f"pipemany{n}", n, 8000)
-        _, rss[n], _, dbp = ctx.analyze(path, label=f"pipemany{n}")
+        # a 64 MiB budget: ~7,000 such 8 KB requests, passed by both sizes
+        _, rss[n], _, dbp = ctx.analyze(path, "--pending-cap-mb", "64",
+                                        label=f"pipemany{n}")
         finished(ctx, dbp, f"pipemany{n}")
-        over[n] = q1(dbp, "SELECT pipeline_overflows FROM runs")
+        over[n] = q1(dbp, "SELECT pending_cap_flows FROM runs")
         ctx.result(flows=n, pending_per_flow=127, header_bytes=8000, overflows=over[n])
     check(over[small] > 0 and over[big] > over[small],
           f"pipemany: connections given up at the global budget are counted in "
-          f"runs.pipeline_overflows ({over})")
+          f"runs.pending_cap_flows ({over})")
     if ctx.mode == "normal":
         check(rss[big] - rss[small] <= 16 * MiB,
               f"pipemany: RSS {rss[small] // KiB} KB with {small} connections, "
@@ -498,6 +605,8 @@ TESTS = {
     "idle_memory": t_idle_memory,
     "ooo_one": t_ooo_one,
     "ooo_many": t_ooo_many,
+    "ooo_tiny": t_ooo_tiny,
+    "pending_uploads": t_pending_uploads,
     "header_1mib": t_header_1mib,
     "pipeline": t_pipeline,
     "chunked_endless": t_chunked_endless,

@@ -198,8 +198,75 @@ def zstd_raw_frame(data):
     return bytes(out)
 
 
+# ---------------------------------------------------------------- hand-made floods
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def tcp4(src, sport, dst, dport, seq, ack, flags, payload=b""):
+    """An Ethernet/IPv4/TCP frame with correct checksums."""
+    sa, da = bytes(src), bytes(dst)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                      5 << 4, flags, 65535, 0, 0) + payload
+    ph = sa + da + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, sa, da)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + ip + tcp
+
+
+def pcap_bytes(frames):
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, f in enumerate(frames):
+        out.append(struct.pack("<IIII", 1700000000, i, len(f), len(f)) + f)
+    return b"".join(out)
+
+
+def caps_floods():
+    """The memory-cap floods of tests/floods (issue 15), small: flows holding one-byte
+    out-of-order segments, each past its own hole; concurrent Expect uploads all waiting
+    for their 100 before any is answered."""
+    srv = (10, 0, 0, 5)
+    S, A, P = 0x02, 0x10, 0x18
+    tiny, ups = [], []
+    for i in range(4):
+        cli, cp = (172, 24, 0, i + 1), 10000 + i
+        c, s = 5000 + i, 9000
+        tiny += [tcp4(cli, cp, srv, 80, c, 0, S), tcp4(srv, 80, cli, cp, s, c + 1, S | A),
+                 tcp4(cli, cp, srv, 80, c + 1, s + 1, A)]
+        req = (b"POST /u HTTP/1.1\r\nHost: f\r\nExpect: 100-continue\r\n"
+               b"Content-Length: 4000\r\n\r\n")
+        tiny.append(tcp4(cli, cp, srv, 80, c + 1, s + 1, P, req))
+        for j in range(60):
+            tiny.append(tcp4(cli, cp, srv, 80, c + 1 + len(req) + 2 * j + 1, s + 1, P, b"o"))
+    conns = []
+    for i in range(24):
+        cli, cp = (172, 28, 0, i + 1), 20000 + i
+        c, s = 7000 + 3 * i, 11000
+        req = (b"POST /up HTTP/1.1\r\nHost: f\r\nExpect: 100-continue\r\n"
+               b"Content-Length: 5\r\n\r\n")
+        ups += [tcp4(cli, cp, srv, 80, c, 0, S), tcp4(srv, 80, cli, cp, s, c + 1, S | A),
+                tcp4(cli, cp, srv, 80, c + 1, s + 1, A),
+                tcp4(cli, cp, srv, 80, c + 1, s + 1, P, req)]
+        conns.append((cli, cp, c + 1 + len(req), s + 1))
+    c100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    for cli, cp, c, s in conns:
+        ups.append(tcp4(srv, 80, cli, cp, s, c, P, c100))
+    for cli, cp, c, s in conns:
+        ups += [tcp4(cli, cp, srv, 80, c, s + len(c100), P, b"hello"),
+                tcp4(srv, 80, cli, cp, s + len(c100), c + 5, P, ok)]
+    return {"caps-ooo-tiny": pcap_bytes(tiny), "caps-uploads": pcap_bytes(ups)}
+
+
 def pcap_seeds():
-    seeds = {}
+    seeds = dict(caps_floods())
     smallest = None
     for name, path, lt, pkts in captures():
         data = open(path, "rb").read()
@@ -430,6 +497,13 @@ def reasm_seeds():
             continue
         seeds[name] = reasm_seed(conns, 0x07)            # default cap
         seeds[name + "-wrap-cap1000"] = reasm_seed(conns, 0x1B)  # both ISNs wrap, 1000 B
+    for name, data in caps_floods().items():
+        path = os.path.join(HERE, ".caps.pcap")
+        with open(path, "wb") as f:
+            f.write(data)
+        lt, pkts = read_pcap(path)
+        os.remove(path)
+        seeds[name + "-cap1000"] = reasm_seed(connections(lt, pkts), 0x1B)
     return seeds
 
 

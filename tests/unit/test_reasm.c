@@ -15,6 +15,9 @@
 #include "reasm.h"
 #include "tseg.h"
 
+/* What a held run of n bytes is charged against the out-of-order budgets. */
+#define C(n) reasm_held_cost(true, (n))
+
 /* ---- the recording sink ---- */
 
 struct rec_flow {
@@ -336,13 +339,13 @@ static void test_reordering(void)
     c2s(&e, 30, 1006, "world");
     c2s(&e, 40, 1011, "!!");
     CHECK_STR(log_of(&e, 1), "(never opened)");
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 7);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(5) + C(2));
     s2c(&e, 45, 5001, "HTTP/1.1");
     c2s(&e, 50, 1001, "hello");
     CHECK_STR(log_of(&e, 1), "d1:8@45 d0:5@50 d0:5@50 d0:2@50");
     check_bytes(&e, 1, DIR_C2S, "helloworld!!", 12);
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, 7);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, C(5) + C(2));
     env_end(&e);
     const struct reasm_counters *c = &done_of(&e, 1)->c;
     CHECK_EQ(c->out_of_order, 2);
@@ -389,7 +392,7 @@ static void test_retransmission(void)
     c2s(&e, 10, 1006, "world");
     c2s(&e, 20, 1006, "world");
     c2s(&e, 30, 1006, "WORLD");
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 5);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(5));
     c2s(&e, 40, 1001, "hello");
     CHECK_STR(log_of(&e, 1), "d0:5@40 d0:5@40");
     check_bytes(&e, 1, DIR_C2S, "helloworld", 10);
@@ -423,11 +426,11 @@ static void test_overlap(void)
     c2s(&e, 10, 1006, "bbbbb");      /* [1006, 1011) */
     c2s(&e, 20, 1004, "xxBBBBByyy"); /* new on both sides of it; differs inside */
     c2s(&e, 25, 1013, "yZZ");        /* overlaps one equal byte */
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 12);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(5) + C(2) + C(3) + C(2));
     c2s(&e, 30, 1001, "abc");
     CHECK_STR(log_of(&e, 1), "d0:3@30 d0:2@30 d0:5@30 d0:3@30 d0:2@30");
     check_bytes(&e, 1, DIR_C2S, "abcxxbbbbbyyyZZ", 15);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, 12);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, C(5) + C(2) + C(3) + C(2));
     env_end(&e);
     const struct reasm_counters *c = &done_of(&e, 1)->c;
     CHECK_EQ(c->overlaps, 2);
@@ -696,7 +699,7 @@ static void test_budgets(void)
     /* a 10-byte hole at 1001, then one-byte segments behind it */
     for (uint32_t i = 0; i < REASM_MAX_OOO_SEGS; i++)
         segn(&e, 100 + i, DIR_C2S, TCP_ACK, 1011 + i, 5001, bytes + i, 1, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, REASM_MAX_OOO_SEGS);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, REASM_MAX_OOO_SEGS * C(1));
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_flow, 0);
     CHECK(rec_of(&e, 1) == NULL);
     segn(&e, 5000, DIR_C2S, TCP_ACK, 1011 + REASM_MAX_OOO_SEGS, 5001,
@@ -715,7 +718,7 @@ static void test_budgets(void)
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_flow, 1);
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_global, 0);
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, REASM_MAX_OOO_SEGS);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, REASM_MAX_OOO_SEGS * C(1));
     env_end(&e);
     const struct reasm_counters *c = &done_of(&e, 1)->c;
     CHECK_EQ(c->cap_flushes, 1);
@@ -730,8 +733,8 @@ static void test_budgets(void)
     enum { FLOOD = 2000 };
     for (uint32_t i = 0; i < FLOOD; i++) /* byte i at 1002 + 2i: a hole before each */
         segn(&e, 100 + i, DIR_C2S, TCP_ACK, 1002 + 2 * i, 5001, bytes + i % 26, 1, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, REASM_MAX_OOO_SEGS);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, REASM_MAX_OOO_SEGS);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, REASM_MAX_OOO_SEGS * C(1));
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, REASM_MAX_OOO_SEGS * C(1));
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_flow, FLOOD - REASM_MAX_OOO_SEGS);
     r = rec_of(&e, 1);
     CHECK(r && r->n_gap == FLOOD - REASM_MAX_OOO_SEGS);
@@ -750,9 +753,15 @@ static void test_budgets(void)
     check_case("per-flow byte budget: up to the cap is held, one byte more flushes");
     env_init(&e, 0, 0, true);
     handshake(&e, 1);
-    enum { BIG = 60000, N_BIG = REASM_MAX_OOO_PER_FLOW / BIG };
-    uint32_t rest = REASM_MAX_OOO_PER_FLOW - N_BIG * BIG;
-    size_t total = REASM_MAX_OOO_PER_FLOW + 1;
+    /* charged in memory: N_BIG runs of BIG bytes and one run of `rest` bytes cost
+     * exactly the cap; one byte more costs C(1) and flushes */
+    enum { BIG = 60000, N_BIG = REASM_MAX_OOO_PER_FLOW / (BIG + 48) };
+    uint32_t room = REASM_MAX_OOO_PER_FLOW - N_BIG * C(BIG), rest = room;
+    while (C(rest) > room)
+        rest--;
+    CHECK_EQ(C(rest), room);
+    uint32_t held = N_BIG * BIG + rest;
+    size_t total = held + 1;
     uint8_t *big = malloc(total);
     if (!big)
         abort();
@@ -766,8 +775,7 @@ static void test_budgets(void)
          rest, 0);
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, REASM_MAX_OOO_PER_FLOW);
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_flow, 0);
-    segn(&e, 300, DIR_C2S, TCP_ACK, seq + REASM_MAX_OOO_PER_FLOW, 5001,
-         big + REASM_MAX_OOO_PER_FLOW, 1, 0);
+    segn(&e, 300, DIR_C2S, TCP_ACK, seq + held, 5001, big + held, 1, 0);
     r = rec_of(&e, 1);
     CHECK(r && r->n_gap == 1 && r->n_data == N_BIG + 2);
     CHECK(r && strncmp(r->log, "g0:100@300 d0:60000@100 ", 24) == 0);
@@ -807,21 +815,23 @@ static void test_global_budget(void)
     feed(&e, &p);
     p = tseg(20, y, srv, TCP_ACK, 1011, 1, big, 30000); /* flow 2 holds 30000 */
     feed(&e, &p);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 90000);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(60000) + C(30000));
     p = tseg(30, y, srv, TCP_ACK, 31011, 1, big + 30000, 20000); /* 110000 > 100000 */
     feed(&e, &p);
     CHECK_STR(log_of(&e, 2), "d0:1@1 g0:10@30 d0:30000@20 d0:20000@30");
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_global, 1);
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_flow, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 60000);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(60000));
     /* flow 3 holds nothing: it skips straight to its segment */
     p = tseg(40, z, srv, TCP_ACK, 1011, 1, big, 50000);
     feed(&e, &p);
     CHECK_STR(log_of(&e, 3), "d0:1@1 g0:10@40 d0:50000@40");
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_global, 2);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 60000);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(60000));
     /* exactly at the cap is still held */
-    p = tseg(50, z, srv, TCP_ACK, 51011 + 10, 1, big, 40000);
+    /* 100000 - C(60000) - C(30000)... left: C(39912) == 100000 - C(60000) */
+    CHECK_EQ(C(60000) + C(39912), 100000);
+    p = tseg(50, z, srv, TCP_ACK, 51011 + 10, 1, big, 39912);
     feed(&e, &p);
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 100000);
     CHECK_EQ(reasm_stats(e.ra)->cap_flushes_global, 2);
@@ -830,7 +840,7 @@ static void test_global_budget(void)
     env_end(&e);
     CHECK_STR(log_of(&e, 1), "d0:1@1 g0:10@10 d0:60000@10 c:capture_end@10");
     CHECK_STR(log_of(&e, 2), "d0:1@1 g0:10@30 d0:30000@20 d0:20000@30 c:capture_end@30");
-    CHECK_STR(log_of(&e, 3), "d0:1@1 g0:10@40 d0:50000@40 g0:10@50 d0:40000@50 "
+    CHECK_STR(log_of(&e, 3), "d0:1@1 g0:10@40 d0:50000@40 g0:10@50 d0:39912@50 "
                              "c:capture_end@50");
     uint8_t *want = malloc(1 + 50000);
     if (!want)
@@ -933,11 +943,12 @@ static void test_detach(void)
     c2s(&e, 20, 1006, "world");
     c2s(&e, 30, 1111, "later"); /* ahead of a 100-byte hole: counted, not held */
     c2s(&e, 31, 1111, "later");
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 0);
+    /* the range is remembered without its bytes: its struct is charged */
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, reasm_held_cost(false, 5));
     segn(&e, 40, DIR_S2C, TCP_RST, 5001, 0, NULL, 0, 0);
     CHECK(!reasm_detach(e.ra, f, 41)); /* closed */
     CHECK_STR(log_of(&e, 1), "d0:5@10 c:none@15");
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, 0);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, reasm_held_cost(false, 5));
     env_end(&e);
     const struct reasm_counters *c = &done_of(&e, 1)->c;
     CHECK_EQ(c->gaps, 1);
@@ -959,7 +970,7 @@ static void test_detach(void)
     env_init(&e, 0, 0, false);
     lost_segment(&e);
     segn(&e, 50, DIR_S2C, TCP_RST, 5001, 0, NULL, 0, 0);
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, 5);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_peak, C(5));
     env_end(&e);
     check_lost(&e, 1, END_RST);
     CHECK_EQ(e.rec.n, 0);
@@ -975,7 +986,7 @@ static void test_out_of_window(void)
     c2s(&e, 10, 1001 + REASM_MAX_SEQ_JUMP + 1, "far");
     CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 0);
     c2s(&e, 20, 1001 + REASM_MAX_SEQ_JUMP, "edge"); /* the farthest that is held */
-    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, 4);
+    CHECK_EQ(reasm_stats(e.ra)->ooo_bytes_now, C(4));
     c2s(&e, 30, 1001, "a");
     segn(&e, 40, DIR_S2C, TCP_RST, 5001, 0, NULL, 0, 0);
     char want[128];

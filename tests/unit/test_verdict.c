@@ -242,6 +242,12 @@ static const struct xcase cases[] = {
     { .name = "incomplete: a 100 came, the body never did",
       EXPECT, CL(5000), .interim = { 100 }, .t_100 = AT(3), .req_open = true,
       .want = "incomplete", .want_flags = "no_final" },
+    { .name = "incomplete: an upload written unanswered when a pending cap bit",
+      EXPECT, CL(5000), .req_open = true, .pre = XF_ABANDONED_AT_CAP,
+      .want = "incomplete", .want_flags = "no_final,abandoned_at_cap" },
+    { .name = "incomplete: a request that found a pending cap full, nothing of it parsed",
+      .method = "", .req_open = true, .pre = XF_ABANDONED_AT_CAP,
+      .want = "incomplete", .want_flags = "no_final,abandoned_at_cap" },
 
     /* unsolicited_100 */
     { .name = "unsolicited_100: a 100 without Expect",
@@ -357,7 +363,8 @@ static const struct xcase cases[] = {
       .pre = (1u << XF_COUNT_BITS) - 1, .want = "plain",
       .want_flags = "late_100,multiple_1xx,http10_1xx,no_final,partial_body,body_stall,"
                     "conn_reset,server_closed,duplicate_body,via_proxy,gap,resync,"
-                    "pipelined,headers_truncated,orphan_response,one_sided,retry_failed" },
+                    "pipelined,headers_truncated,orphan_response,one_sided,retry_failed,"
+                    "abandoned_at_cap" },
 };
 
 /* The same exchange under cfg_a (the defaults: c.want) and cfg_b (want_b). */
@@ -1283,7 +1290,8 @@ static void test_coverage(void)
                                          XF_DUPLICATE_BODY | XF_VIA_PROXY |
                                          XF_ORPHAN_RESPONSE | XF_RETRY_FAILED | XF_ONE_SIDED;
     static const uint32_t dissector_flags = XF_CONN_RESET | XF_SERVER_CLOSED | XF_GAP |
-                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED;
+                                            XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED |
+                                            XF_ABANDONED_AT_CAP;
     check_case("coverage: the two flag lists name every flag");
     CHECK_EQ(engine_flags | dissector_flags, (1u << XF_COUNT_BITS) - 1);
     CHECK_EQ(engine_flags & dissector_flags, 0);
