@@ -138,6 +138,7 @@ static const char *const flag_names[XF_COUNT_BITS] = {
     "late_100", "multiple_1xx", "http10_1xx", "no_final", "partial_body", "body_stall",
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
     "pipelined", "headers_truncated", "orphan_response", "one_sided", "retry_failed",
+    "cl_and_chunked", "conflicting_length", "content_length_overflow", "expect_unknown",
 };
 
 static const char *const flag_meanings[XF_COUNT_BITS] = {
@@ -158,6 +159,10 @@ static const char *const flag_meanings[XF_COUNT_BITS] = {
     "a response with no request to pair with (the capture or the client sent none)",
     "the capture saw only one direction of the connection; no verdict from timing",
     "the retry after a 417 failed too (its own status is 4xx/5xx or none came)",
+    "Content-Length and Transfer-Encoding: chunked together; framed as chunked",
+    "two different Content-Length values: framing lost, the direction resynced",
+    "a Content-Length of 2^63 or more: not stored; framing lost, the direction resynced",
+    "a hole (lost bytes, snap length) cut the Expect value: it is not judged",
 };
 
 const char *flag_name(int bit)

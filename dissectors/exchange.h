@@ -67,7 +67,12 @@ enum xflag {
     XF_ORPHAN_RESPONSE = 1u << 14, /* a response with no request to pair with */
     XF_ONE_SIDED = 1u << 15,       /* the capture saw one direction of the connection */
     XF_RETRY_FAILED = 1u << 16,    /* a retry after a 417 that failed in turn */
-    XF_COUNT_BITS = 17
+    /* framing (RFC 9112 6.3), set by the dissector */
+    XF_CL_AND_CHUNKED = 1u << 17,  /* Content-Length with Transfer-Encoding: chunked */
+    XF_CONFLICTING_LENGTH = 1u << 18, /* two different Content-Length values */
+    XF_LENGTH_OVERFLOW = 1u << 19, /* a Content-Length of 2^63 or more */
+    XF_EXPECT_UNKNOWN = 1u << 20,  /* a hole (gap, snap cut) cut the Expect value */
+    XF_COUNT_BITS = 21
 };
 
 /* Captured text of an exchange, each in its own capped buffer. The three raw header

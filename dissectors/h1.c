@@ -47,6 +47,9 @@ struct h1_side {
     struct sbuf raw;         /* the header block being read, until we know its kind */
     bool feeding_gap;        /* llhttp is being fed stand-in bytes for a skipped gap */
     enum h1_hdr hdr;         /* header whose value is arriving */
+    uint32_t err_flags;      /* framing flags of the error a callback just raised */
+    bool cl_again;           /* a repeated Content-Length field's value is arriving */
+    uint64_t cl_prev;        /* the value the earlier Content-Length field gave */
     uint8_t field_len;
     char field[24];          /* header name being read, lowercase, capped */
 };
@@ -60,6 +63,7 @@ struct h1_conn {
     uint32_t next_seq;
     uint64_t now_us;         /* capture time of the bytes being parsed */
     bool client_eof;         /* the client's FIN was reached */
+    uint64_t finals;         /* final responses seen */
 };
 
 struct h1 {
@@ -320,6 +324,14 @@ static int on_header_field_complete(llhttp_t *p)
         if (s->d == DIR_C2S && s->cur)
             s->cur->req_via = true;
     }
+    /* llhttp 8.1 rejects a second Content-Length field even with the same value; RFC
+     * 9112 6.3 lets identical ones stand: the value is compared when it is complete */
+    if (field_is(s, "content-length") && (p->flags & F_CONTENT_LENGTH)) {
+        s->cl_again = true;
+        s->cl_prev = p->content_length;
+        p->flags &= (uint16_t)~F_CONTENT_LENGTH;
+        p->content_length = 0; /* llhttp adds the digits to what it holds */
+    }
     /* repeated headers are joined as a list, as RFC 9110 5.3 allows */
     if (f != XS_COUNT && s->cur) {
         struct sbuf *b = &s->cur->s[f];
@@ -349,7 +361,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    side_of(p)->hdr = HDR_NONE;
+    struct h1_side *s = side_of(p);
+    s->hdr = HDR_NONE;
+    if (s->cl_again) {
+        s->cl_again = false;
+        if (!(p->flags & F_CONTENT_LENGTH) || p->content_length != s->cl_prev) {
+            s->err_flags |= XF_CONFLICTING_LENGTH; /* feed() takes it from here */
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -360,6 +380,28 @@ static bool says_close(const llhttp_t *p)
     if (p->flags & F_CONNECTION_CLOSE)
         return true;
     return p->http_major == 1 && p->http_minor == 0 && !(p->flags & F_CONNECTION_KEEP_ALIVE);
+}
+
+/* RFC 9112 6.3 on a header block just ended: Content-Length with chunked is framed
+ * as chunked (llhttp does, leniently) and flagged; a length of 2^63 or more cannot be
+ * stored or trusted: an error, which feed() turns into a resync. */
+static int framing_check(struct h1_side *s, struct exchange *x, const llhttp_t *p)
+{
+    if ((p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH)) {
+        s->conn->h->st.framing_errors++;
+        x->flags |= XF_CL_AND_CHUNKED;
+        x->has_content_length = false;
+        x->content_length = 0;
+        return HPE_PAUSED;
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)INT64_MAX) {
+        x->has_content_length = false;
+        x->content_length = 0;
+        x->body_declared = true;
+        s->err_flags |= XF_LENGTH_OVERFLOW;
+        return -1;
+    }
+    return HPE_PAUSED;
 }
 
 static int request_headers_complete(struct h1_side *s, llhttp_t *p)
@@ -375,7 +417,23 @@ static int request_headers_complete(struct h1_side *s, llhttp_t *p)
     x->content_length = x->has_content_length ? p->content_length : 0;
     x->body_declared = x->chunked || x->content_length > 0;
     x->req_close = says_close(p);
-    return HPE_PAUSED;
+    return framing_check(s, x, p);
+}
+
+static bool drop_if_empty(struct h1_side *s, struct exchange *x);
+
+/* A 1xx no request can have asked for: one that came while the header block of the
+ * request it would answer was still arriving (a server answers a header block it has
+ * read), or one with no request at all after a final answer on this connection, the
+ * client's bytes intact (a stray 100 after the 200). Taken for the next request's, it
+ * would steal its 100, and the placeholder it made would steal its final. */
+static bool is_stray_interim(const struct h1_conn *c, const struct exchange *x)
+{
+    if (x->has_request) /* its header block still arriving (not lost nor rejected) */
+        return !x->t_hdr_us && !x->req_complete;
+    /* a response with no request at all: after lost or rejected client bytes it may
+     * answer the request they held */
+    return c->finals && !x->status && !x->n_interim && !(x->flags & (XF_GAP | XF_RESYNC));
 }
 
 static int response_headers_complete(struct h1_side *s, llhttp_t *p)
@@ -386,6 +444,13 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
     if (interim) {
         /* RFC 9112 6.3: a 1xx ends at its empty line, whatever it says about a body */
         p->flags |= F_SKIPBODY;
+        if (x && is_stray_interim(s->conn, x)) {
+            s->conn->h->st.stray_interims++;
+            s->cur = NULL;
+            if (!x->has_request && drop_if_empty(s, x))
+                s->conn->h->st.orphan_responses--; /* the orphan was this 1xx */
+            return HPE_PAUSED;
+        }
         if (x) {
             if (x->n_interim < X_MAX_INTERIM) {
                 x->interim[x->n_interim] = (uint16_t)code;
@@ -399,6 +464,7 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         }
         return HPE_PAUSED;
     }
+    s->conn->finals++;
     if (x) {
         x->status = (uint16_t)code;
         x->resp_major = p->http_major;
@@ -406,6 +472,8 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         x->t_final_us = s->msg_start_us;
         x->body_at_final = s->body_at_start;
         x->resp_close = says_close(p);
+        if (framing_check(s, x, p) != HPE_PAUSED)
+            return -1;
         /* RFC 9110 6.4.1: no body after HEAD, 204 or 304, whatever Content-Length
          * says (llhttp 8.1 would read one) */
         if (code == 204 || code == 304 ||
@@ -431,7 +499,10 @@ static int on_headers_complete(llhttp_t *p)
     s->hdr_chunk_no = s->chunk_no;
     if (s->d == DIR_C2S)
         return request_headers_complete(s, p);
-    return response_headers_complete(s, p);
+    /* a response is checked, then filed, by feed() once its whole header block is in
+     * hand (response_block_done): llhttp reads what response_headers_complete() sets
+     * (no body, a tunnel) when it resumes */
+    return HPE_PAUSED;
 }
 
 static void count_body(struct h1_side *s, struct exchange *x, uint64_t n);
@@ -598,6 +669,70 @@ static void keep_raw_block(struct h1_side *s)
     }
 }
 
+/* The message's framing is lost (RFC 9112 6.3: conflicting or overflowing Content-
+ * Length, an unrecoverable error): what its header block said stands (the request's
+ * timeline, the response's status), the block is kept, the message is flagged; the
+ * caller resyncs the direction. */
+static void framing_lost(struct h1_side *s, uint32_t why)
+{
+    struct exchange *x = s->cur;
+    llhttp_t *p = &s->parser;
+    s->conn->h->st.framing_errors++;
+    if (!x)
+        return;
+    x->flags |= why;
+    if (s->ev != EV_HEADERS) { /* the header block had not ended: take it as it is */
+        if (s->d == DIR_C2S) {
+            x->t_hdr_us = s->conn->now_us;
+            x->http_major = p->http_major;
+            x->http_minor = p->http_minor;
+            x->body_declared = true;
+            x->req_close = says_close(p);
+        } else if (p->status_code >= 100 && p->status_code <= 599) {
+            p->flags &= (uint16_t)~F_CONTENT_LENGTH;
+            response_headers_complete(s, p);
+        }
+    }
+    x = s->cur;
+    if (x && s->d == DIR_C2S) {
+        x->has_content_length = false;
+        x->content_length = 0;
+    }
+    keep_raw_block(s);
+    s->in_raw = false;
+}
+
+/* A bare CR in the start line (a CR not followed by LF, RFC 9112 2.2): llhttp 8.1
+ * takes it, and the byte after it, for the line's end in a status line. */
+static bool bare_cr_in_start_line(const struct sbuf *raw)
+{
+    uint32_t i = 0;
+    while (i < raw->len && (raw->p[i] == '\r' || raw->p[i] == '\n'))
+        i++;
+    for (; i < raw->len && raw->p[i] != '\n'; i++)
+        if (raw->p[i] == '\r' && (i + 1 == raw->len || raw->p[i + 1] != '\n'))
+            return true;
+    return false;
+}
+
+/* A response's header block is in hand: check its start line, then file it. 0 when
+ * it stands; -1 when it is a parse error (a bare CR in the status line, a status code
+ * outside 100-599: RFC 9110 15 has three digits from 1 to 5 first; llhttp takes 000 to
+ * 999) and is no answer at all: the exchange waits on; XF_* framing flags when its
+ * framing is lost (framing_check). */
+static int response_block_done(struct h1_side *s)
+{
+    llhttp_t *p = &s->parser;
+    if (bare_cr_in_start_line(&s->raw) || p->status_code < 100 || p->status_code > 599)
+        return -1;
+    if (response_headers_complete(s, p) != HPE_PAUSED) {
+        int why = (int)s->err_flags;
+        s->err_flags = 0;
+        return why;
+    }
+    return 0;
+}
+
 static void feed(struct h1_side *s, const uint8_t *data, size_t n)
 {
     struct h1_conn *c = s->conn;
@@ -612,7 +747,11 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
             pos = e;
         if (s->in_raw && !sbuf_add(&s->raw, q, (size_t)(pos - q)) && s->cur)
             s->cur->flags |= XF_HEADERS_TRUNCATED;
-        if (rc == HPE_PAUSED) {
+        uint32_t why = 0;
+        int bad = 0;
+        if (rc == HPE_PAUSED && s->ev == EV_HEADERS && s->d == DIR_S2C)
+            bad = response_block_done(s);
+        if (rc == HPE_PAUSED && !bad) {
             llhttp_resume(&s->parser);
             switch (s->ev) {
             case EV_BEGIN:
@@ -649,8 +788,23 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
             emit_ready(c);
             return;
         }
-        /* llhttp rejected the bytes (its errors are sticky): resync is ours. */
-        c->h->st.parse_errors++;
+        /* llhttp rejected the bytes (its errors are sticky), or we did (bad: a response
+         * block, its pause position at the end of the block): resync is ours. */
+        if (bad > 0) {
+            why = (uint32_t)bad;
+        } else if (!bad) {
+            why = s->err_flags;
+            const char *reason = llhttp_get_error_reason(&s->parser);
+            if (rc == HPE_INVALID_CONTENT_LENGTH && reason &&
+                strcmp(reason, "Content-Length overflow") == 0)
+                why |= XF_LENGTH_OVERFLOW;
+        }
+        s->err_flags = 0;
+        s->cl_again = false;
+        if (why)
+            framing_lost(s, why);
+        else
+            c->h->st.parse_errors++;
         lose_message(s, XF_RESYNC);
         size_t off = (size_t)(pos - (const char *)data);
         size_t rest = off < n ? n - off : 0;
@@ -685,6 +839,9 @@ static void *conn_open(void *owner, const struct flow *f)
          * 2.2 lets a recipient accept them) and odd bytes in header values. */
         llhttp_set_lenient_keep_alive(&s->parser, 1);
         llhttp_set_lenient_headers(&s->parser, 1);
+        /* Content-Length with chunked: framed as chunked (RFC 9112 6.3), and flagged
+         * (framing_check); llhttp would reject the message */
+        llhttp_set_lenient_chunked_length(&s->parser, 1);
         s->parser.data = s;
         s->conn = c;
         s->d = (enum dir)d;
@@ -692,6 +849,14 @@ static void *conn_open(void *owner, const struct flow *f)
     }
     h->st.flows++;
     return c;
+}
+
+/* A hole (lost bytes, the snap length) inside the request's Expect value: what was
+ * read of it is not the value, and is not to be judged (verdict.c). */
+static void expect_hole(struct h1_side *s)
+{
+    if (s->d == DIR_C2S && s->state == H1_HEADERS && s->hdr == HDR_EXPECT && s->cur)
+        s->cur->flags |= XF_EXPECT_UNKNOWN;
 }
 
 /* ---- the snap length ------------------------------------------------------------- */
@@ -732,13 +897,14 @@ static void snap_cut_headers(struct h1_side *s)
     if (x) {
         x->flags |= XF_HEADERS_TRUNCATED;
         if (s->d == DIR_C2S) {
+            expect_hole(s);
             if (!x->s[XS_METHOD].len)
                 salvage_request(s, x);
             x->t_hdr_us = s->conn->now_us;
             x->http_major = p->http_major;
             x->http_minor = p->http_minor;
             x->snap_cut_request = true; /* framing unknown: neither declared nor absent */
-        } else if (p->status_code >= 100 && p->status_code <= 999) {
+        } else if (p->status_code >= 100 && p->status_code <= 599) {
             response_headers_complete(s, p);
         }
         keep_raw_block(s);
@@ -938,6 +1104,7 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
         skip_in_body(s, missing);
         return;
     }
+    expect_hole(s);
     lose_message(s, XF_GAP);
     emit_ready(c);
 }
