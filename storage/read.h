@@ -52,6 +52,8 @@ enum dbr_query {
     DBR_CAPTURE,       /* runs whose capture's shape limits what it shows: snap length,
                           cut segments, one-sided flows, undecodable packets, and the
                           warning analyze printed */
+    DBR_FRAMING,       /* runs with HTTP the dissector could not take as it came: parse
+                          errors, framing errors, stray 1xx; and tunnels */
     DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
     DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
     DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */

@@ -396,7 +396,10 @@ static const char rev8[] =
  * part is its own block. */
 #define REV9_CAPS ""   /* memory caps: what they cost, by name */
 #define REV9_WIRE ""   /* RFC 9293 / 5961 checks, timestamps, read errors */
-#define REV9_HTTP ""   /* HTTP framing anomalies */
+#define REV9_HTTP /* HTTP framing anomalies */                                           \
+    "ALTER TABLE runs ADD COLUMN framing_errors INTEGER;" /* RFC 9112 6.3 framing */      \
+    "ALTER TABLE runs ADD COLUMN stray_interims INTEGER;" /* 1xx no request asked for */  \
+    "ALTER TABLE runs ADD COLUMN tunnels INTEGER;"        /* 101 or CONNECT 2xx */
 static const char rev9[] = "SELECT 1;" REV9_CAPS REV9_WIRE REV9_HTTP;
 
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,

@@ -38,6 +38,8 @@ static const struct {
       "client expectation timers (timer_ms: median fallback wait; long: over 5 s):" },
     /* printed only when some run has something to say */
     { DBR_CAPTURE, "capture", "capture shape (what the capture could not show):" },
+    { DBR_FRAMING, "framing",
+      "HTTP framing (parse errors, RFC 9112 6.3 framing errors, stray 1xx, tunnels):" },
 };
 
 /* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
@@ -329,7 +331,8 @@ int cmd_report(const struct options *o)
         rc = !rows ? -1
              : o->json ? section_json(rows, sections[i].name, out)
                        : section_table(rows, sections[i].title,
-                                       sections[i].q == DBR_CAPTURE,
+                                       sections[i].q == DBR_CAPTURE ||
+                                           sections[i].q == DBR_FRAMING,
                                        sections[i].q == DBR_CLIENT_TIMERS && width > TIMERS_WIDTH
                                            ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);

@@ -418,6 +418,9 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .snap_cut_packets = t->snap_cut_packets,
         .one_sided_flows = t->one_sided_flows,
         .violations = t->rules.total,
+        .framing_errors = t->http.framing_errors,
+        .stray_interims = t->http.stray_interims,
+        .tunnels = t->http.tunnels,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);
