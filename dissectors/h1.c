@@ -275,8 +275,9 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
 static int on_status(llhttp_t *p, const char *at, size_t n)
 {
     struct h1_side *s = side_of(p);
-    /* only the final response's reason is kept; 1xx reasons are in the raw block */
-    if (s->cur && (p->status_code < 100 || p->status_code >= 200 || p->status_code == 101))
+    /* only the final response's reason is kept; 1xx reasons are in the raw block; a
+     * status code outside 100-599 makes no answer (response_block_done) */
+    if (s->cur && ((p->status_code >= 200 && p->status_code <= 599) || p->status_code == 101))
         keep(s, XS_REASON, at, n);
     return 0;
 }
@@ -641,6 +642,10 @@ static void lose_message(struct h1_side *s, uint32_t why)
                 salvage_request(s, x);
         } else if (x->status) {
             x->resp_complete = true; /* its final status was seen; the rest is lost */
+        } else {
+            /* no answer was taken from it: what it said is not the answer's */
+            sbuf_reset(&x->s[XS_REASON]);
+            sbuf_reset(&x->s[XS_SERVER]);
         }
     }
     side_reset_parser(s);

@@ -91,6 +91,9 @@ def main():
         except sqlite3.Error as e:  # a database older than schema revision 9
             row = str(e)
         check(row == COUNTERS[name], f"{name}: runs counters {row}, want {COUNTERS[name]}")
+        if name == "start-lines":
+            rs = con.execute("SELECT reason FROM exchanges").fetchone()
+            check(rs == ("No Content",), f"start-lines: the reason is the 204's: {rs}")
         if name == "cl-overflow" and not isinstance(row, str):
             cl = con.execute("SELECT content_length, flags FROM exchanges ORDER BY id"
                              " LIMIT 1").fetchone()
