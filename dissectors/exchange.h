@@ -132,6 +132,8 @@ struct exchange {
     bool body_declared;     /* Content-Length > 0 or chunked */
     bool snap_cut_request;  /* the snap length cut the request header block before its
                                end: framing and the headers past the cut are unknown */
+    bool req_unframed;      /* the request's length was unknowable (conflicting or
+                               overflowing Content-Length): its body was not followed */
     bool req_close;         /* the request said the connection ends after it: Connection:
                                close, or HTTP/1.0 without keep-alive (RFC 9112 9.3) */
     bool resp_close;        /* the final response said so, the same way */

@@ -702,6 +702,7 @@ static void framing_lost(struct h1_side *s, uint32_t why)
     if (x && s->d == DIR_C2S) {
         x->has_content_length = false;
         x->content_length = 0;
+        x->req_unframed = true;
     }
     keep_raw_block(s);
     s->in_raw = false;

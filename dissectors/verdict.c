@@ -292,6 +292,8 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
             r = V_EXPECT_WITHOUT_BODY;
         else if (expect_100 && http10)
             r = V_HTTP10_EXPECT;
+        else if (expect_100 && x->req_unframed)
+            r = V_INCOMPLETE; /* its body was not followed: no verdict from timing */
         else if (expect_100)
             r = expect_outcome(v, x, one_sided);
         else if (has_100)
