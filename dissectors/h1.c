@@ -31,6 +31,23 @@ enum h1_hdr { HDR_NONE, HDR_HOST, HDR_USER_AGENT, HDR_EXPECT, HDR_VIA, HDR_SERVE
 
 struct h1_conn;
 
+/* Content-Length, read by us rather than llhttp (which 8.1 rejects in a list, "5, 5",
+ * or repeated, even with one value): every element of every field (RFC 9110 5.6.1
+ * lists, RFC 9112 6.3), decided at the end of the header block (cl_decide). */
+struct h1_cl {
+    bool in_value;  /* a Content-Length value is arriving */
+    bool fields;    /* the message has a Content-Length field */
+    bool seen;      /* an element with digits: `first` holds it */
+    bool bad;       /* a byte that is no digit, comma or blank; an empty field;
+                       digits, blank, digits */
+    bool differ;    /* an element not equal to the first */
+    bool overflow;  /* an element of 2^63 or more */
+    bool digits;    /* the element being read has digits */
+    bool ended;     /* ... and a blank after them */
+    bool field_any; /* the field being read has an element with digits */
+    uint64_t first, cur;
+};
+
 struct h1_side {
     llhttp_t parser;
     struct h1_conn *conn;
@@ -48,8 +65,7 @@ struct h1_side {
     bool feeding_gap;        /* llhttp is being fed stand-in bytes for a skipped gap */
     enum h1_hdr hdr;         /* header whose value is arriving */
     uint32_t err_flags;      /* framing flags of the error a callback just raised */
-    bool cl_again;           /* a repeated Content-Length field's value is arriving */
-    uint64_t cl_prev;        /* the value the earlier Content-Length field gave */
+    struct h1_cl cl;         /* the message's Content-Length fields, as we read them */
     uint8_t field_len;
     char field[24];          /* header name being read, lowercase, capped */
 };
@@ -237,6 +253,7 @@ static int on_message_begin(llhttp_t *p)
     }
     s->cur = x;
     s->state = H1_HEADERS;
+    s->cl = (struct h1_cl){ 0 };
     s->msg_start_us = c->now_us;
     s->body_at_start = x ? x->body_bytes + x->body_missing : 0;
     sbuf_reset(&s->raw);
@@ -325,13 +342,13 @@ static int on_header_field_complete(llhttp_t *p)
         if (s->d == DIR_C2S && s->cur)
             s->cur->req_via = true;
     }
-    /* llhttp 8.1 rejects a second Content-Length field even with the same value; RFC
-     * 9112 6.3 lets identical ones stand: the value is compared when it is complete */
-    if (field_is(s, "content-length") && (p->flags & F_CONTENT_LENGTH)) {
-        s->cl_again = true;
-        s->cl_prev = p->content_length;
-        p->flags &= (uint16_t)~F_CONTENT_LENGTH;
-        p->content_length = 0; /* llhttp adds the digits to what it holds */
+    /* Content-Length is ours to read (struct h1_cl): llhttp takes it for any header
+     * (its header state 0), and cl_decide() gives it the length at the block's end */
+    if (field_is(s, "content-length")) {
+        p->header_state = 0;
+        s->cl.in_value = true;
+        s->cl.fields = true;
+        s->cl.field_any = false;
     }
     /* repeated headers are joined as a list, as RFC 9110 5.3 allows */
     if (f != XS_COUNT && s->cur) {
@@ -352,11 +369,50 @@ static const enum xfield hdr_field[] = {
     [HDR_XFF] = XS_XFF,
 };
 
+/* One list element of Content-Length ended (a comma, the field's end). Empty elements
+ * are skipped (RFC 9110 5.6.1). */
+static void cl_element(struct h1_cl *c)
+{
+    if (!c->digits)
+        return;
+    c->field_any = true;
+    if (c->cur > (uint64_t)INT64_MAX)
+        c->overflow = true;
+    else if (!c->seen)
+        c->first = c->cur, c->seen = true;
+    else if (c->cur != c->first)
+        c->differ = true;
+    c->digits = c->ended = false;
+    c->cur = 0;
+}
+
+static void cl_bytes(struct h1_cl *c, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = at[i];
+        if (ch >= '0' && ch <= '9') {
+            if (c->ended)
+                c->bad = true; /* "5 5" */
+            uint64_t d = (uint64_t)(ch - '0');
+            c->cur = c->cur > (UINT64_MAX - d) / 10 ? UINT64_MAX : c->cur * 10 + d;
+            c->digits = true;
+        } else if (ch == ',') {
+            cl_element(c);
+        } else if (ch == ' ' || ch == '\t') {
+            c->ended = c->digits;
+        } else {
+            c->bad = true;
+        }
+    }
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct h1_side *s = side_of(p);
     if (s->hdr != HDR_NONE)
         keep(s, hdr_field[s->hdr], at, n);
+    if (s->cl.in_value)
+        cl_bytes(&s->cl, at, n);
     return 0;
 }
 
@@ -364,13 +420,36 @@ static int on_header_value_complete(llhttp_t *p)
 {
     struct h1_side *s = side_of(p);
     s->hdr = HDR_NONE;
-    if (s->cl_again) {
-        s->cl_again = false;
-        if (!(p->flags & F_CONTENT_LENGTH) || p->content_length != s->cl_prev) {
-            s->err_flags |= XF_CONFLICTING_LENGTH; /* feed() takes it from here */
-            return -1;
-        }
+    if (s->cl.in_value) {
+        cl_element(&s->cl);
+        if (!s->cl.field_any)
+            s->cl.bad = true; /* "Content-Length:" with no number */
+        s->cl.in_value = false;
     }
+    return 0;
+}
+
+/* The header block ended: what its Content-Length fields say. 0: one length (given to
+ * llhttp, which frames the body by it), or none; -1: a parse error (bytes that are no
+ * length); -1 with s->err_flags: the framing is lost (conflicting_length,
+ * content_length_overflow). */
+static int cl_decide(struct h1_side *s, llhttp_t *p)
+{
+    struct h1_cl *c = &s->cl;
+    if (!c->fields)
+        return 0;
+    if (c->bad)
+        return -1;
+    if (c->overflow) {
+        s->err_flags |= XF_LENGTH_OVERFLOW;
+        return -1;
+    }
+    if (c->differ) {
+        s->err_flags |= XF_CONFLICTING_LENGTH;
+        return -1;
+    }
+    p->flags |= F_CONTENT_LENGTH;
+    p->content_length = c->first;
     return 0;
 }
 
@@ -498,8 +577,16 @@ static int on_headers_complete(llhttp_t *p)
     struct h1_side *s = side_of(p);
     s->ev = EV_HEADERS;
     s->hdr_chunk_no = s->chunk_no;
-    if (s->d == DIR_C2S)
-        return request_headers_complete(s, p);
+    if (s->d == DIR_C2S) {
+        int cl = cl_decide(s, p);
+        int rc = request_headers_complete(s, p);
+        if (cl && s->cur) { /* what the block said stands; its length is unknown */
+            s->cur->has_content_length = false;
+            s->cur->content_length = 0;
+            s->cur->body_declared = true;
+        }
+        return cl ? cl : rc;
+    }
     /* a response is checked, then filed, by feed() once its whole header block is in
      * hand (response_block_done): llhttp reads what response_headers_complete() sets
      * (no body, a tunnel) when it resumes */
@@ -580,6 +667,7 @@ static void side_reset_parser(struct h1_side *s)
     s->in_raw = false;
     s->hdr = HDR_NONE;
     s->field_len = 0;
+    s->cl = (struct h1_cl){ 0 };
 }
 
 /* llhttp announces a message at its first byte, before it has checked a single one:
@@ -731,7 +819,12 @@ static int response_block_done(struct h1_side *s)
     llhttp_t *p = &s->parser;
     if (bare_cr_in_start_line(&s->raw) || p->status_code < 100 || p->status_code > 599)
         return -1;
-    if (response_headers_complete(s, p) != HPE_PAUSED) {
+    int code = p->status_code;
+    /* a 1xx has no body whatever it says (response_headers_complete) */
+    int cl = code >= 200 || code == 101 ? cl_decide(s, p) : 0;
+    if (cl && !s->err_flags)
+        return -1; /* no length at all: a parse error, no answer taken */
+    if (response_headers_complete(s, p) != HPE_PAUSED || cl) {
         int why = (int)s->err_flags;
         s->err_flags = 0;
         return why;
@@ -799,18 +892,17 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
         if (bad > 0) {
             why = (uint32_t)bad;
         } else if (!bad) {
-            why = s->err_flags;
-            const char *reason = llhttp_get_error_reason(&s->parser);
-            if (rc == HPE_INVALID_CONTENT_LENGTH && reason &&
-                strcmp(reason, "Content-Length overflow") == 0)
-                why |= XF_LENGTH_OVERFLOW;
+            why = s->err_flags; /* Content-Length is ours: llhttp never rejects one */
         }
         s->err_flags = 0;
-        s->cl_again = false;
-        if (why)
+        s->cl = (struct h1_cl){ 0 };
+        if (why) {
             framing_lost(s, why);
-        else
+        } else {
             c->h->st.parse_errors++;
+            if (s->ev == EV_HEADERS && s->d == DIR_C2S)
+                keep_raw_block(s); /* the whole block was read: keep it */
+        }
         lose_message(s, XF_RESYNC);
         size_t off = (size_t)(pos - (const char *)data);
         size_t rest = off < n ? n - off : 0;

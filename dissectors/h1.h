@@ -30,7 +30,8 @@
  *   (cl_and_chunked); two different Content-Length values, or one of 2^63 or more, make
  *   the framing unknowable: the message keeps what its header block said, is flagged
  *   (conflicting_length, content_length_overflow) and the direction resyncs at the
- *   next message start. Identical repeated fields are one length.
+ *   next message start. Identical values, repeated or in a list, are one length: we
+ *   read Content-Length ourselves (llhttp 8.1 rejects "5, 5").
  * - a start line with a bare CR, or a status code outside 100-599, is a parse error.
  * - a 1xx that no request can have asked for (after the last final answer, before the
  *   next request's header block ended) is stray: counted, given to no exchange.
