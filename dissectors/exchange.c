@@ -139,6 +139,7 @@ static const char *const flag_names[XF_COUNT_BITS] = {
     "conn_reset", "server_closed", "duplicate_body", "via_proxy", "gap", "resync",
     "pipelined", "headers_truncated", "orphan_response", "one_sided", "retry_failed",
     "abandoned_at_cap",
+    "cl_and_chunked", "conflicting_length", "content_length_overflow", "expect_unknown",
 };
 
 static const char *const flag_meanings[XF_COUNT_BITS] = {
@@ -161,6 +162,10 @@ static const char *const flag_meanings[XF_COUNT_BITS] = {
     "the retry after a 417 failed too (its own status is 4xx/5xx or none came)",
     "written before its answer: a cap on exchanges awaiting a response gave HTTP up on "
     "the connection",
+    "Content-Length and Transfer-Encoding: chunked together; framed as chunked",
+    "two different Content-Length values: framing lost, the direction resynced",
+    "a Content-Length of 2^63 or more: not stored; framing lost, the direction resynced",
+    "a hole (lost bytes, snap length) cut the Expect value: it is not judged",
 };
 
 const char *flag_name(int bit)

@@ -70,7 +70,12 @@ enum xflag {
     XF_ABANDONED_AT_CAP = 1u << 17, /* written before its answer: a cap on exchanges
                                        waiting for their response gave HTTP up on the
                                        connection */
-    XF_COUNT_BITS = 18
+    /* framing (RFC 9112 6.3), set by the dissector */
+    XF_CL_AND_CHUNKED = 1u << 18,  /* Content-Length with Transfer-Encoding: chunked */
+    XF_CONFLICTING_LENGTH = 1u << 19, /* two different Content-Length values */
+    XF_LENGTH_OVERFLOW = 1u << 20, /* a Content-Length of 2^63 or more */
+    XF_EXPECT_UNKNOWN = 1u << 21,  /* a hole (gap, snap cut) cut the Expect value */
+    XF_COUNT_BITS = 22
 };
 
 /* Captured text of an exchange, each in its own capped buffer. The three raw header
@@ -130,6 +135,8 @@ struct exchange {
     bool body_declared;     /* Content-Length > 0 or chunked */
     bool snap_cut_request;  /* the snap length cut the request header block before its
                                end: framing and the headers past the cut are unknown */
+    bool req_unframed;      /* the request's length was unknowable (conflicting or
+                               overflowing Content-Length): its body was not followed */
     bool req_close;         /* the request said the connection ends after it: Connection:
                                close, or HTTP/1.0 without keep-alive (RFC 9112 9.3) */
     bool resp_close;        /* the final response said so, the same way */

@@ -32,6 +32,23 @@ enum h1_hdr { HDR_NONE, HDR_HOST, HDR_USER_AGENT, HDR_EXPECT, HDR_VIA, HDR_SERVE
 
 struct h1_conn;
 
+/* Content-Length, read by us rather than llhttp (which 8.1 rejects in a list, "5, 5",
+ * or repeated, even with one value): every element of every field (RFC 9110 5.6.1
+ * lists, RFC 9112 6.3), decided at the end of the header block (cl_decide). */
+struct h1_cl {
+    bool in_value;  /* a Content-Length value is arriving */
+    bool fields;    /* the message has a Content-Length field */
+    bool seen;      /* an element with digits: `first` holds it */
+    bool bad;       /* a byte that is no digit, comma or blank; an empty field;
+                       digits, blank, digits */
+    bool differ;    /* an element not equal to the first */
+    bool overflow;  /* an element of 2^63 or more */
+    bool digits;    /* the element being read has digits */
+    bool ended;     /* ... and a blank after them */
+    bool field_any; /* the field being read has an element with digits */
+    uint64_t first, cur;
+};
+
 struct h1_side {
     llhttp_t parser;
     struct h1_conn *conn;
@@ -48,6 +65,8 @@ struct h1_side {
     struct sbuf raw;         /* the header block being read, until we know its kind */
     bool feeding_gap;        /* llhttp is being fed stand-in bytes for a skipped gap */
     enum h1_hdr hdr;         /* header whose value is arriving */
+    uint32_t err_flags;      /* framing flags of the error a callback just raised */
+    struct h1_cl cl;         /* the message's Content-Length fields, as we read them */
     uint8_t field_len;
     char field[24];          /* header name being read, lowercase, capped */
 };
@@ -62,6 +81,7 @@ struct h1_conn {
     uint64_t now_us;         /* capture time of the bytes being parsed (conn_clock) */
     uint64_t clock_us;       /* the latest known capture time */
     bool client_eof;         /* the client's FIN was reached */
+    uint64_t finals;         /* final responses seen */
 };
 
 struct h1 {
@@ -291,6 +311,7 @@ static int on_message_begin(llhttp_t *p)
     }
     s->cur = x;
     s->state = H1_HEADERS;
+    s->cl = (struct h1_cl){ 0 };
     s->msg_start_us = c->now_us;
     s->body_at_start = x ? x->body_bytes + x->body_missing : 0;
     sbuf_reset(&s->raw);
@@ -329,8 +350,9 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
 static int on_status(llhttp_t *p, const char *at, size_t n)
 {
     struct h1_side *s = side_of(p);
-    /* only the final response's reason is kept; 1xx reasons are in the raw block */
-    if (s->cur && (p->status_code < 100 || p->status_code >= 200 || p->status_code == 101))
+    /* only the final response's reason is kept; 1xx reasons are in the raw block; a
+     * status code outside 100-599 makes no answer (response_block_done) */
+    if (s->cur && ((p->status_code >= 200 && p->status_code <= 599) || p->status_code == 101))
         keep(s, XS_REASON, at, n);
     return 0;
 }
@@ -378,6 +400,14 @@ static int on_header_field_complete(llhttp_t *p)
         if (s->d == DIR_C2S && s->cur)
             s->cur->req_via = true;
     }
+    /* Content-Length is ours to read (struct h1_cl): llhttp takes it for any header
+     * (its header state 0), and cl_decide() gives it the length at the block's end */
+    if (field_is(s, "content-length")) {
+        p->header_state = 0;
+        s->cl.in_value = true;
+        s->cl.fields = true;
+        s->cl.field_any = false;
+    }
     /* repeated headers are joined as a list, as RFC 9110 5.3 allows */
     if (f != XS_COUNT && s->cur) {
         struct sbuf *b = &s->cur->s[f];
@@ -397,17 +427,87 @@ static const enum xfield hdr_field[] = {
     [HDR_XFF] = XS_XFF,
 };
 
+/* One list element of Content-Length ended (a comma, the field's end). Empty elements
+ * are skipped (RFC 9110 5.6.1). */
+static void cl_element(struct h1_cl *c)
+{
+    if (!c->digits)
+        return;
+    c->field_any = true;
+    if (c->cur > (uint64_t)INT64_MAX)
+        c->overflow = true;
+    else if (!c->seen)
+        c->first = c->cur, c->seen = true;
+    else if (c->cur != c->first)
+        c->differ = true;
+    c->digits = c->ended = false;
+    c->cur = 0;
+}
+
+static void cl_bytes(struct h1_cl *c, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = at[i];
+        if (ch >= '0' && ch <= '9') {
+            if (c->ended)
+                c->bad = true; /* "5 5" */
+            uint64_t d = (uint64_t)(ch - '0');
+            c->cur = c->cur > (UINT64_MAX - d) / 10 ? UINT64_MAX : c->cur * 10 + d;
+            c->digits = true;
+        } else if (ch == ',') {
+            cl_element(c);
+        } else if (ch == ' ' || ch == '\t') {
+            c->ended = c->digits;
+        } else {
+            c->bad = true;
+        }
+    }
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct h1_side *s = side_of(p);
     if (s->hdr != HDR_NONE)
         keep(s, hdr_field[s->hdr], at, n);
+    if (s->cl.in_value)
+        cl_bytes(&s->cl, at, n);
     return 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    side_of(p)->hdr = HDR_NONE;
+    struct h1_side *s = side_of(p);
+    s->hdr = HDR_NONE;
+    if (s->cl.in_value) {
+        cl_element(&s->cl);
+        if (!s->cl.field_any)
+            s->cl.bad = true; /* "Content-Length:" with no number */
+        s->cl.in_value = false;
+    }
+    return 0;
+}
+
+/* The header block ended: what its Content-Length fields say. 0: one length (given to
+ * llhttp, which frames the body by it), or none; -1: a parse error (bytes that are no
+ * length); -1 with s->err_flags: the framing is lost (conflicting_length,
+ * content_length_overflow). */
+static int cl_decide(struct h1_side *s, llhttp_t *p)
+{
+    struct h1_cl *c = &s->cl;
+    if (!c->fields)
+        return 0;
+    if (c->bad)
+        return -1;
+    if (c->overflow) {
+        s->err_flags |= XF_LENGTH_OVERFLOW;
+        return -1;
+    }
+    if (c->differ) {
+        s->err_flags |= XF_CONFLICTING_LENGTH;
+        return -1;
+    }
+    p->flags |= F_CONTENT_LENGTH;
+    p->content_length = c->first;
     return 0;
 }
 
@@ -418,6 +518,28 @@ static bool says_close(const llhttp_t *p)
     if (p->flags & F_CONNECTION_CLOSE)
         return true;
     return p->http_major == 1 && p->http_minor == 0 && !(p->flags & F_CONNECTION_KEEP_ALIVE);
+}
+
+/* RFC 9112 6.3 on a header block just ended: Content-Length with chunked is framed
+ * as chunked (llhttp does, leniently) and flagged; a length of 2^63 or more cannot be
+ * stored or trusted: an error, which feed() turns into a resync. */
+static int framing_check(struct h1_side *s, struct exchange *x, const llhttp_t *p)
+{
+    if ((p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH)) {
+        s->conn->h->st.framing_errors++;
+        x->flags |= XF_CL_AND_CHUNKED;
+        x->has_content_length = false;
+        x->content_length = 0;
+        return HPE_PAUSED;
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)INT64_MAX) {
+        x->has_content_length = false;
+        x->content_length = 0;
+        x->body_declared = true;
+        s->err_flags |= XF_LENGTH_OVERFLOW;
+        return -1;
+    }
+    return HPE_PAUSED;
 }
 
 static int request_headers_complete(struct h1_side *s, llhttp_t *p)
@@ -433,7 +555,23 @@ static int request_headers_complete(struct h1_side *s, llhttp_t *p)
     x->content_length = x->has_content_length ? p->content_length : 0;
     x->body_declared = x->chunked || x->content_length > 0;
     x->req_close = says_close(p);
-    return HPE_PAUSED;
+    return framing_check(s, x, p);
+}
+
+static bool drop_if_empty(struct h1_side *s, struct exchange *x);
+
+/* A 1xx no request can have asked for: one that came while the header block of the
+ * request it would answer was still arriving (a server answers a header block it has
+ * read), or one with no request at all after a final answer on this connection, the
+ * client's bytes intact (a stray 100 after the 200). Taken for the next request's, it
+ * would steal its 100, and the placeholder it made would steal its final. */
+static bool is_stray_interim(const struct h1_conn *c, const struct exchange *x)
+{
+    if (x->has_request) /* its header block still arriving (not lost nor rejected) */
+        return !x->t_hdr_us && !x->req_complete;
+    /* a response with no request at all: after lost or rejected client bytes it may
+     * answer the request they held */
+    return c->finals && !x->status && !x->n_interim && !(x->flags & (XF_GAP | XF_RESYNC));
 }
 
 static int response_headers_complete(struct h1_side *s, llhttp_t *p)
@@ -444,6 +582,13 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
     if (interim) {
         /* RFC 9112 6.3: a 1xx ends at its empty line, whatever it says about a body */
         p->flags |= F_SKIPBODY;
+        if (x && is_stray_interim(s->conn, x)) {
+            s->conn->h->st.stray_interims++;
+            s->cur = NULL;
+            if (!x->has_request && drop_if_empty(s, x))
+                s->conn->h->st.orphan_responses--; /* the orphan was this 1xx */
+            return HPE_PAUSED;
+        }
         if (x) {
             if (x->n_interim < X_MAX_INTERIM) {
                 x->interim[x->n_interim] = (uint16_t)code;
@@ -457,6 +602,7 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         }
         return HPE_PAUSED;
     }
+    s->conn->finals++;
     if (x) {
         x->status = (uint16_t)code;
         x->resp_major = p->http_major;
@@ -464,6 +610,8 @@ static int response_headers_complete(struct h1_side *s, llhttp_t *p)
         x->t_final_us = s->msg_start_us;
         x->body_at_final = s->body_at_start;
         x->resp_close = says_close(p);
+        if (framing_check(s, x, p) != HPE_PAUSED)
+            return -1;
         /* RFC 9110 6.4.1: no body after HEAD, 204 or 304, whatever Content-Length
          * says (llhttp 8.1 would read one) */
         if (code == 204 || code == 304 ||
@@ -487,9 +635,20 @@ static int on_headers_complete(llhttp_t *p)
     struct h1_side *s = side_of(p);
     s->ev = EV_HEADERS;
     s->hdr_chunk_no = s->chunk_no;
-    if (s->d == DIR_C2S)
-        return request_headers_complete(s, p);
-    return response_headers_complete(s, p);
+    if (s->d == DIR_C2S) {
+        int cl = cl_decide(s, p);
+        int rc = request_headers_complete(s, p);
+        if (cl && s->cur) { /* what the block said stands; its length is unknown */
+            s->cur->has_content_length = false;
+            s->cur->content_length = 0;
+            s->cur->body_declared = true;
+        }
+        return cl ? cl : rc;
+    }
+    /* a response is checked, then filed, by feed() once its whole header block is in
+     * hand (response_block_done): llhttp reads what response_headers_complete() sets
+     * (no body, a tunnel) when it resumes */
+    return HPE_PAUSED;
 }
 
 static void count_body(struct h1_side *s, struct exchange *x, uint64_t n);
@@ -567,6 +726,7 @@ static void side_reset_parser(struct h1_side *s)
     s->in_raw = false;
     s->hdr = HDR_NONE;
     s->field_len = 0;
+    s->cl = (struct h1_cl){ 0 };
 }
 
 /* llhttp announces a message at its first byte, before it has checked a single one:
@@ -630,6 +790,10 @@ static void lose_message(struct h1_side *s, uint32_t why)
                 salvage_request(s, x);
         } else if (x->status) {
             x->resp_complete = true; /* its final status was seen; the rest is lost */
+        } else {
+            /* no answer was taken from it: what it said is not the answer's */
+            sbuf_reset(&x->s[XS_REASON]);
+            sbuf_reset(&x->s[XS_SERVER]);
         }
     }
     side_reset_parser(s);
@@ -659,6 +823,76 @@ static void keep_raw_block(struct h1_side *s)
     }
 }
 
+/* The message's framing is lost (RFC 9112 6.3: conflicting or overflowing Content-
+ * Length, an unrecoverable error): what its header block said stands (the request's
+ * timeline, the response's status), the block is kept, the message is flagged; the
+ * caller resyncs the direction. */
+static void framing_lost(struct h1_side *s, uint32_t why)
+{
+    struct exchange *x = s->cur;
+    llhttp_t *p = &s->parser;
+    s->conn->h->st.framing_errors++;
+    if (!x)
+        return;
+    x->flags |= why;
+    if (s->ev != EV_HEADERS) { /* the header block had not ended: take it as it is */
+        if (s->d == DIR_C2S) {
+            x->t_hdr_us = s->conn->now_us;
+            x->http_major = p->http_major;
+            x->http_minor = p->http_minor;
+            x->body_declared = true;
+            x->req_close = says_close(p);
+        } else if (p->status_code >= 100 && p->status_code <= 599) {
+            p->flags &= (uint16_t)~F_CONTENT_LENGTH;
+            response_headers_complete(s, p);
+        }
+    }
+    x = s->cur;
+    if (x && s->d == DIR_C2S) {
+        x->has_content_length = false;
+        x->content_length = 0;
+        x->req_unframed = true;
+    }
+    keep_raw_block(s);
+    s->in_raw = false;
+}
+
+/* A bare CR in the start line (a CR not followed by LF, RFC 9112 2.2): llhttp 8.1
+ * takes it, and the byte after it, for the line's end in a status line. */
+static bool bare_cr_in_start_line(const struct sbuf *raw)
+{
+    uint32_t i = 0;
+    while (i < raw->len && (raw->p[i] == '\r' || raw->p[i] == '\n'))
+        i++;
+    for (; i < raw->len && raw->p[i] != '\n'; i++)
+        if (raw->p[i] == '\r' && (i + 1 == raw->len || raw->p[i + 1] != '\n'))
+            return true;
+    return false;
+}
+
+/* A response's header block is in hand: check its start line, then file it. 0 when
+ * it stands; -1 when it is a parse error (a bare CR in the status line, a status code
+ * outside 100-599: RFC 9110 15 has three digits from 1 to 5 first; llhttp takes 000 to
+ * 999) and is no answer at all: the exchange waits on; XF_* framing flags when its
+ * framing is lost (framing_check). */
+static int response_block_done(struct h1_side *s)
+{
+    llhttp_t *p = &s->parser;
+    if (bare_cr_in_start_line(&s->raw) || p->status_code < 100 || p->status_code > 599)
+        return -1;
+    int code = p->status_code;
+    /* a 1xx has no body whatever it says (response_headers_complete) */
+    int cl = code >= 200 || code == 101 ? cl_decide(s, p) : 0;
+    if (cl && !s->err_flags)
+        return -1; /* no length at all: a parse error, no answer taken */
+    if (response_headers_complete(s, p) != HPE_PAUSED || cl) {
+        int why = (int)s->err_flags;
+        s->err_flags = 0;
+        return why;
+    }
+    return 0;
+}
+
 static void feed(struct h1_side *s, const uint8_t *data, size_t n)
 {
     struct h1_conn *c = s->conn;
@@ -673,7 +907,11 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
             pos = e;
         if (s->in_raw && !sbuf_add(&s->raw, q, (size_t)(pos - q)) && s->cur)
             s->cur->flags |= XF_HEADERS_TRUNCATED;
-        if (rc == HPE_PAUSED) {
+        uint32_t why = 0;
+        int bad = 0;
+        if (rc == HPE_PAUSED && s->ev == EV_HEADERS && s->d == DIR_S2C)
+            bad = response_block_done(s);
+        if (rc == HPE_PAUSED && !bad) {
             llhttp_resume(&s->parser);
             switch (s->ev) {
             case EV_BEGIN:
@@ -710,8 +948,22 @@ static void feed(struct h1_side *s, const uint8_t *data, size_t n)
             emit_ready(c);
             return;
         }
-        /* llhttp rejected the bytes (its errors are sticky): resync is ours. */
-        c->h->st.parse_errors++;
+        /* llhttp rejected the bytes (its errors are sticky), or we did (bad: a response
+         * block, its pause position at the end of the block): resync is ours. */
+        if (bad > 0) {
+            why = (uint32_t)bad;
+        } else if (!bad) {
+            why = s->err_flags; /* Content-Length is ours: llhttp never rejects one */
+        }
+        s->err_flags = 0;
+        s->cl = (struct h1_cl){ 0 };
+        if (why) {
+            framing_lost(s, why);
+        } else {
+            c->h->st.parse_errors++;
+            if (s->ev == EV_HEADERS && s->d == DIR_C2S)
+                keep_raw_block(s); /* the whole block was read: keep it */
+        }
         lose_message(s, XF_RESYNC);
         size_t off = (size_t)(pos - (const char *)data);
         size_t rest = off < n ? n - off : 0;
@@ -746,6 +998,9 @@ static void *conn_open(void *owner, const struct flow *f)
          * 2.2 lets a recipient accept them) and odd bytes in header values. */
         llhttp_set_lenient_keep_alive(&s->parser, 1);
         llhttp_set_lenient_headers(&s->parser, 1);
+        /* Content-Length with chunked: framed as chunked (RFC 9112 6.3), and flagged
+         * (framing_check); llhttp would reject the message */
+        llhttp_set_lenient_chunked_length(&s->parser, 1);
         s->parser.data = s;
         s->conn = c;
         s->d = (enum dir)d;
@@ -753,6 +1008,14 @@ static void *conn_open(void *owner, const struct flow *f)
     }
     h->st.flows++;
     return c;
+}
+
+/* A hole (lost bytes, the snap length) inside the request's Expect value: what was
+ * read of it is not the value, and is not to be judged (verdict.c). */
+static void expect_hole(struct h1_side *s)
+{
+    if (s->d == DIR_C2S && s->state == H1_HEADERS && s->hdr == HDR_EXPECT && s->cur)
+        s->cur->flags |= XF_EXPECT_UNKNOWN;
 }
 
 /* ---- the snap length ------------------------------------------------------------- */
@@ -793,13 +1056,14 @@ static void snap_cut_headers(struct h1_side *s)
     if (x) {
         x->flags |= XF_HEADERS_TRUNCATED;
         if (s->d == DIR_C2S) {
+            expect_hole(s);
             if (!x->s[XS_METHOD].len)
                 salvage_request(s, x);
             x->t_hdr_us = s->conn->now_us;
             x->http_major = p->http_major;
             x->http_minor = p->http_minor;
             x->snap_cut_request = true; /* framing unknown: neither declared nor absent */
-        } else if (p->status_code >= 100 && p->status_code <= 999) {
+        } else if (p->status_code >= 100 && p->status_code <= 599) {
             response_headers_complete(s, p);
         }
         keep_raw_block(s);
@@ -1010,6 +1274,7 @@ static void conn_gap(void *st, enum dir d, uint64_t missing, uint64_t ts_us)
         skip_in_body(s, missing);
         return;
     }
+    expect_hole(s);
     lose_message(s, XF_GAP);
     emit_ready(c);
 }

@@ -26,6 +26,17 @@
  * - responses to HEAD, and 204 and 304, have no body whatever Content-Length says;
  * - CONNECT answered 2xx and 101 Switching Protocols end HTTP on the flow; a declined
  *   Upgrade does not.
+ * - RFC 9112 6.3: Content-Length with Transfer-Encoding: chunked is framed as chunked
+ *   (cl_and_chunked); two different Content-Length values, or one of 2^63 or more, make
+ *   the framing unknowable: the message keeps what its header block said, is flagged
+ *   (conflicting_length, content_length_overflow) and the direction resyncs at the
+ *   next message start. Identical values, repeated or in a list, are one length: we
+ *   read Content-Length ourselves (llhttp 8.1 rejects "5, 5").
+ * - a start line with a bare CR, or a status code outside 100-599, is a parse error.
+ * - a 1xx that no request can have asked for (after the last final answer, before the
+ *   next request's header block ended) is stray: counted, given to no exchange.
+ * - a hole (gap, snap cut) inside a request's Expect value flags expect_unknown: the
+ *   verdict engine does not judge the cut value.
  */
 #ifndef ES_H1_H
 #define ES_H1_H
@@ -90,6 +101,13 @@ struct h1_stats {
                                    waited for a segment starting like a message */
     uint64_t snap_hidden_starts;/* message starts the snap length may have hidden (a cut
                                    between messages): such a message is not seen */
+    uint64_t framing_errors;    /* messages whose framing RFC 9112 6.3 calls invalid or
+                                   ambiguous: Content-Length with chunked (framed as
+                                   chunked), conflicting or overflowing Content-Length
+                                   (the direction resynced) */
+    uint64_t stray_interims;    /* 1xx responses no request could have asked for (after
+                                   the final answer, before the next request's header
+                                   block ended): given to no exchange */
 };
 
 struct h1;

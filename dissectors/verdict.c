@@ -159,6 +159,26 @@ static bool is_100_continue(const struct sbuf *b)
     return true;
 }
 
+/* Could the cut value still have been "100-continue": is what was read of it, after
+ * leading blanks, a case-insensitive prefix of it? */
+static bool may_be_100_continue(const struct sbuf *b)
+{
+    static const char want[] = "100-continue";
+    size_t i = 0;
+    while (i < b->len && (b->p[i] == ' ' || b->p[i] == '\t'))
+        i++;
+    if (b->len - i > sizeof want - 1)
+        return false;
+    for (size_t k = 0; i + k < b->len; k++) {
+        char c = b->p[i + k];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != want[k])
+            return false;
+    }
+    return true;
+}
+
 static enum verdict expect_outcome(const struct verdict_engine *v, const struct exchange *x,
                                    bool one_sided)
 {
@@ -209,6 +229,15 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
      * unsolicited (servers send 100 to an Expect in practice). */
     if (!x->has_expect && x->snap_cut_request && has_100)
         expect_100 = true;
+    /* A hole cut the Expect value (expect_unknown): what was read is not the value.
+     * Never unsupported_expectation from it. Where the snap length cut it, the client's
+     * bytes after the cut are still counted as its body: a prefix of "100-continue" is
+     * judged as one by the timeline. Anything else (a value that cannot be it, or lost
+     * bytes, after which the body was not followed) is incomplete, unless the server
+     * said 417. */
+    bool expect_unknown = (fl & XF_EXPECT_UNKNOWN) && x->has_expect;
+    if (expect_unknown)
+        expect_100 = x->snap_cut_request && may_be_100_continue(&x->s[XS_EXPECT]);
 
     if (expect_100 && has_100 && x->body_at_100 > 0)
         fl |= XF_LATE_100; /* without Expect, a 100 after the body is just unsolicited */
@@ -260,14 +289,18 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
     if (r == V_NONE && (fl & XF_ABANDONED_AT_CAP) && !x->s[XS_METHOD].len)
         r = V_INCOMPLETE;
     if (r == V_NONE) {
-        if (x->has_expect && !expect_100)
+        if (x->has_expect && !expect_100 && !expect_unknown)
             r = V_UNSUPPORTED_EXPECTATION;
         else if (x->status == 417)
             r = V_EXPECTATION_FAILED;
-        else if (expect_100 && !x->body_declared && !x->snap_cut_request)
+        else if (expect_unknown && !expect_100)
+            r = V_INCOMPLETE;
+        else if (expect_100 && !x->body_declared && !x->snap_cut_request && !expect_unknown)
             r = V_EXPECT_WITHOUT_BODY;
         else if (expect_100 && http10)
             r = V_HTTP10_EXPECT;
+        else if (expect_100 && x->req_unframed)
+            r = V_INCOMPLETE; /* its body was not followed: no verdict from timing */
         else if (expect_100)
             r = expect_outcome(v, x, one_sided);
         else if (has_100)

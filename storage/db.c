@@ -980,6 +980,23 @@ static int update_run_wire(struct db *db, const struct db_run_stats *s)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* HTTP framing counters (schema revision 9). SQLITE_DONE's 0, or -1. */
+static int update_run_framing(struct db *db, const struct db_run_stats *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->conn,
+            "UPDATE runs SET framing_errors = ?, stray_interims = ?, tunnels = ?"
+            " WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (int64_t)s->framing_errors);
+    sqlite3_bind_int64(st, 2, (int64_t)s->stray_interims);
+    sqlite3_bind_int64(st, 3, (int64_t)s->tunnels);
+    sqlite3_bind_int64(st, 4, db->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The memory caps (schema revision 9, REV9_CAPS). SQLITE_DONE's 0, or -1. */
 static int update_run_caps(struct db *db, const struct db_run_stats *s)
 {
@@ -1041,7 +1058,8 @@ static int update_run(struct db *db, const struct db_run_stats *s, bool final)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(db, final ? "finishing the run" : "updating the run");
-    if (update_run_shape(db, s) != 0 || update_run_caps(db, s) != 0)
+    if (update_run_shape(db, s) != 0 || update_run_caps(db, s) != 0 ||
+        update_run_framing(db, s) != 0)
         return fail(db, final ? "finishing the run" : "updating the run");
     if (update_run_wire(db, s) != 0)
         return fail(db, final ? "finishing the run" : "updating the run");

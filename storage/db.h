@@ -91,6 +91,9 @@ struct db_run_stats {
     uint64_t violations;         /* rows of violations (rules.h) */
     /* packets that could have blinded reassembly, ignored (flow.h, reasm.h) */
     uint64_t bad_acks, bad_rsts, bad_flags;
+    /* HTTP framing (schema revision 9): messages with invalid or ambiguous framing,
+     * 1xx responses no request asked for, flows whose HTTP became a tunnel */
+    uint64_t framing_errors, stray_interims, tunnels;
     const uint64_t *input_packets; /* records read from each input of db_run_info, in
                                       its order; may be NULL */
     int n_inputs;

@@ -127,6 +127,11 @@ static const char *const report_sql[DBR_QUERY_COUNT][2] = {
         "  OR pipeline_overflows > 0 OR EXISTS (SELECT 1 FROM flows"
         "  WHERE run_id = runs.id AND cap_flushes > 0)) ORDER BY id",
         NULL },
+    [DBR_FRAMING] = {
+        "SELECT id AS run, parse_errors, framing_errors, stray_interims, tunnels"
+        " FROM runs WHERE (?1 = 0 OR id = ?1) AND (parse_errors > 0"
+        "  OR framing_errors > 0 OR stray_interims > 0 OR tunnels > 0) ORDER BY id",
+        NULL },
     [DBR_PATHS] = { PATHS_SQL("v_path_compare", "", "1"),
                     PATHS_SQL("v_path_compare_by_run", "WHERE run_id = ?1 ", "run_id = ?1") },
     [DBR_CLIENT_TIMERS] = {

@@ -56,6 +56,8 @@ enum dbr_query {
                           given up at the pending-exchange budget and the exchanges that
                           cost, pipelining overflows, holes given up to the out-of-order
                           budgets, and the peaks of both budgets */
+    DBR_FRAMING,       /* runs with HTTP the dissector could not take as it came: parse
+                          errors, framing errors, stray 1xx; and tunnels */
     DBR_RULES,         /* violations per rule: count, exchanges, an example exchange */
     DBR_RULE_SERVERS,  /* the servers with the most violations, and which rules */
     DBR_RULE_AGENTS,   /* the user agents with the most violations, and which rules */

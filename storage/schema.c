@@ -403,7 +403,10 @@ static const char rev8[] =
     "ALTER TABLE runs ADD COLUMN bad_acks INTEGER;" \
     "ALTER TABLE runs ADD COLUMN bad_rsts INTEGER;" \
     "ALTER TABLE runs ADD COLUMN bad_flags INTEGER;"
-#define REV9_HTTP ""   /* HTTP framing anomalies */
+#define REV9_HTTP /* HTTP framing anomalies */                                           \
+    "ALTER TABLE runs ADD COLUMN framing_errors INTEGER;" /* RFC 9112 6.3 framing */      \
+    "ALTER TABLE runs ADD COLUMN stray_interims INTEGER;" /* 1xx no request asked for */  \
+    "ALTER TABLE runs ADD COLUMN tunnels INTEGER;"        /* 101 or CONNECT 2xx */
 static const char rev9[] = "SELECT 1;" REV9_CAPS REV9_WIRE REV9_HTTP;
 
 static const char *const migrations[SCHEMA_REVISION] = { rev1, rev2, rev3, rev4, rev5,

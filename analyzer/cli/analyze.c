@@ -320,7 +320,8 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     warnings(out, a, t);
     uint64_t lost = hs->orphan_responses + hs->parse_errors + hs->pipeline_overflow +
                     hs->pending_cap_flows + t->flows.evicted + t->dec[DEC_FRAGMENT] +
-                    hs->snap_hidden_starts;
+                    hs->snap_hidden_starts + hs->framing_errors + hs->stray_interims +
+                    hs->tunnels;
     if (!lost)
         return;
     const struct {
@@ -336,6 +337,9 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
         { t->flows.evicted, "flows evicted (--max-flows)" },
         { t->dec[DEC_FRAGMENT], "IP fragments skipped" },
         { hs->snap_hidden_starts, "message starts the snap length may have hidden" },
+        { hs->framing_errors, "messages with invalid or ambiguous framing (RFC 9112 6.3)" },
+        { hs->stray_interims, "1xx responses no request asked for" },
+        { hs->tunnels, "flows whose HTTP became a tunnel (101, CONNECT 2xx): the rest not parsed" },
     };
     fprintf(out, "not fully analysed:\n");
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)

@@ -390,6 +390,15 @@ static void put_all(FILE *out, const struct metrics *m, uint32_t shown,
     family(out, "parse_errors_total", "counter",
            "HTTP parse errors (the stream resynchronised at the next message).");
     sample(out, "parse_errors_total", t->http.parse_errors);
+    family(out, "framing_errors_total", "counter",
+           "HTTP messages with invalid or ambiguous framing (RFC 9112 6.3).");
+    sample(out, "framing_errors_total", t->http.framing_errors);
+    family(out, "stray_interims_total", "counter",
+           "HTTP 1xx responses no request asked for (given to no exchange).");
+    sample(out, "stray_interims_total", t->http.stray_interims);
+    family(out, "tunnels_total", "counter",
+           "HTTP flows that became a tunnel (101 Switching Protocols, CONNECT 2xx).");
+    sample(out, "tunnels_total", t->http.tunnels);
 
     per_server(out, m, shown, K_417, "server_417_total",
                "Exchanges answered 417 Expectation Failed, by server IP:port: the servers "

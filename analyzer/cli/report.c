@@ -40,6 +40,8 @@ static const struct {
     { DBR_CAPTURE, "capture", "capture shape (what the capture could not show):" },
     { DBR_WIRE, "wire", "packets ignored lest they blind reassembly (RFC 5961):" },
     { DBR_CAPS, "caps", "memory caps that bit (docs/architecture.md, \"Caps\"):" },
+    { DBR_FRAMING, "framing",
+      "HTTP framing (parse errors, RFC 9112 6.3 framing errors, stray 1xx, tunnels):" },
 };
 
 /* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
@@ -333,7 +335,8 @@ int cmd_report(const struct options *o)
                        : section_table(rows, sections[i].title,
                                        sections[i].q == DBR_CAPTURE ||
                                            sections[i].q == DBR_WIRE ||
-                                           sections[i].q == DBR_CAPS,
+                                           sections[i].q == DBR_CAPS ||
+                                           sections[i].q == DBR_FRAMING,
                                        sections[i].q == DBR_CLIENT_TIMERS && width > TIMERS_WIDTH
                                            ? TIMERS_WIDTH : width, out);
         dbr_rows_free(rows);

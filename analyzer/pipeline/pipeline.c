@@ -435,6 +435,9 @@ static void fill_run_stats(struct pipeline *p, struct db_run_stats *st)
         .bad_acks = t->reasm.bad_acks,
         .bad_rsts = t->flows.bad_rsts,
         .bad_flags = t->flows.bad_flags,
+        .framing_errors = t->http.framing_errors,
+        .stray_interims = t->http.stray_interims,
+        .tunnels = t->http.tunnels,
     };
     int n = 0;
     const struct source_input *in = source_inputs(p->src, &n);

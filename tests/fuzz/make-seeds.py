@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make-seeds.py: seed corpora for the fuzz targets, from the test captures
-(tests/pcap/*.pcap) and the dissector fixtures (tests/h1/*.txt).
+(tests/pcap/*.pcap, tests/framing/*.pcap) and the dissector fixtures (tests/h1/*.txt).
 
     python3 tests/fuzz/make-seeds.py [--out tests/fuzz/corpus]
 
@@ -89,12 +89,14 @@ def tcp_of(linktype, frame):
 
 
 def captures():
-    d = os.path.join(TESTS, "pcap")
-    for name in sorted(os.listdir(d)):
-        if name.endswith(".pcap"):
-            lt, pkts = read_pcap(os.path.join(d, name))
-            if lt is not None:
-                yield name[:-5], os.path.join(d, name), lt, pkts
+    # tests/framing: hand-made framing traps (framing.py), named framing-CASE
+    for sub, prefix in (("pcap", ""), ("framing", "framing-")):
+        d = os.path.join(TESTS, sub)
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".pcap"):
+                lt, pkts = read_pcap(os.path.join(d, name))
+                if lt is not None:
+                    yield prefix + name[:-5], os.path.join(d, name), lt, pkts
 
 
 def connections(lt, pkts):
@@ -331,6 +333,15 @@ def h1_fixture_seed(path):
         elif line[:1] in (">", "<"):
             data = unescape(line[2:])
             body += h1_chunk(0, 0 if line[0] == ">" else 1, pending_us, len(data)) + data
+            pending_us = 0
+        elif line[:2] in ("->", "-<", "~>", "~<"):
+            # a gap (6), or bytes the snap length kept out (6 with c0 bit 6); fuzz_h1
+            # takes at most 0xfeff bytes this way
+            n = max(1, min(int(line[3:]), 0xFEFF))
+            c = h1_chunk(6, 0 if line[1] == ">" else 1, pending_us, n)
+            if line[0] == "~":
+                c = bytes([c[0] | 0x40]) + c[1:]
+            body += c
             pending_us = 0
         elif line.startswith("! eof"):
             body += h1_chunk(7, 1 if line.endswith("<") else 0, pending_us, 0)

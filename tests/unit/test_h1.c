@@ -5,10 +5,13 @@
  * Fixture lines: "> bytes" client to server, "< bytes" server to client (escapes
  * \r \n \t \\ \xNN), "@+MS" advance the clock, "! eof <" the server's FIN ("! eof >"
  * the client's), "! fin|rst" end the connection, "~> N" / "~< N" N bytes the snap length
- * kept out of the capture (uncaptured, stream.h),
- * "= SEQ VERDICT FLAGS" the expected result ("-" for no flags, any order), "#" comment.
+ * kept out of the capture (uncaptured, stream.h), "-> N" / "-< N" N bytes the capture
+ * lost (a gap, stream.h),
+ * "= SEQ VERDICT FLAGS" the expected result ("-" for no flags, any order), "? NAME N"
+ * the dissector's counter NAME (h1_stats) is N at the end, "#" comment.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 enum { MAX_EVENTS = 64, MAX_EXPECT = 16, MAX_BYTES = 4096 };
 
 struct event {
-    char kind;      /* '>', '<', '!', 'U' uncaptured */
+    char kind;      /* '>', '<', '!', 'U' uncaptured, 'G' gap */
     uint64_t ts_us;
     uint64_t cut;   /* 'U': how many bytes */
     enum dir d;     /* 'U': which way */
@@ -33,9 +36,16 @@ struct want {
     char flags[256];
 };
 
+struct stat_want {
+    char name[32];
+    uint64_t value;
+};
+
 struct fixture {
     struct event ev[MAX_EVENTS];
     int n_ev;
+    struct stat_want stat[8];
+    int n_stat;
     struct want want[MAX_EXPECT];
     int n_want;
 };
@@ -45,9 +55,34 @@ struct got {
     char verdict[MAX_EXPECT * 2][48];
     char flags[MAX_EXPECT * 2][256];
     int n;
+    struct h1_stats st;
 };
 
 static int failures;
+
+/* The counters a fixture may check, by name. */
+static const struct {
+    const char *name;
+    size_t off;
+} stat_fields[] = {
+    { "parse_errors", offsetof(struct h1_stats, parse_errors) },
+    { "resyncs", offsetof(struct h1_stats, resyncs) },
+    { "orphan_responses", offsetof(struct h1_stats, orphan_responses) },
+    { "tunnels", offsetof(struct h1_stats, tunnels) },
+    { "exchanges", offsetof(struct h1_stats, exchanges) },
+    { "framing_errors", offsetof(struct h1_stats, framing_errors) },
+    { "stray_interims", offsetof(struct h1_stats, stray_interims) },
+};
+
+static int stat_of(const struct h1_stats *st, const char *name, uint64_t *v)
+{
+    for (size_t i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++)
+        if (strcmp(stat_fields[i].name, name) == 0) {
+            memcpy(v, (const char *)st + stat_fields[i].off, sizeof *v);
+            return 0;
+        }
+    return -1;
+}
 
 static size_t unescape(const char *s, uint8_t *out)
 {
@@ -101,6 +136,21 @@ static int load(const char *path, struct fixture *fx)
             e->d = line[1] == '>' ? DIR_C2S : DIR_S2C;
             e->cut = strtoull(line + 3, NULL, 10);
             e->ts_us = now;
+        } else if (line[0] == '-' && (line[1] == '>' || line[1] == '<') &&
+                   fx->n_ev < MAX_EVENTS) {
+            struct event *e = &fx->ev[fx->n_ev++];
+            e->kind = 'G';
+            e->d = line[1] == '>' ? DIR_C2S : DIR_S2C;
+            e->cut = strtoull(line + 3, NULL, 10);
+            e->ts_us = now;
+        } else if (line[0] == '?' && fx->n_stat < 8) {
+            struct stat_want *w = &fx->stat[fx->n_stat++];
+            unsigned long long v;
+            uint64_t dummy;
+            if (sscanf(line + 2, "%31s %llu", w->name, &v) != 2 ||
+                stat_of(&(struct h1_stats){ 0 }, w->name, &dummy) != 0)
+                return -1;
+            w->value = v;
         } else if (line[0] == '!' && fx->n_ev < MAX_EVENTS) {
             struct event *e = &fx->ev[fx->n_ev++];
             /* "! eof <" or "! eof >": one side's FIN; "! fin", "! rst": the end;
@@ -207,6 +257,10 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
             ops->uncaptured(st, e->d, e->cut, e->ts_us);
             continue;
         }
+        if (e->kind == 'G') {
+            ops->gap(st, e->d, e->cut, e->ts_us);
+            continue;
+        }
         enum dir d = e->kind == '>' ? DIR_C2S : DIR_S2C;
         if (bytewise) {
             for (size_t k = 0; k < e->n; k++)
@@ -219,6 +273,7 @@ static void replay(const struct fixture *fx, int split, size_t at, int bytewise,
         }
     }
     ops->close(st, end, last);
+    g->st = *h1_stats(h);
     h1_free(h);
     verdict_free(v);
 }
@@ -230,6 +285,16 @@ static void check(const char *name, const struct fixture *fx, const struct got *
         fprintf(stderr, "FAIL %s (%s): %d exchanges, want %d\n", name, how, g->n, fx->n_want);
         failures++;
         return;
+    }
+    for (int i = 0; i < fx->n_stat; i++) {
+        uint64_t v = 0;
+        stat_of(&g->st, fx->stat[i].name, &v);
+        if (v != fx->stat[i].value) {
+            fprintf(stderr, "FAIL %s (%s): %s is %llu, want %llu\n", name, how,
+                    fx->stat[i].name, (unsigned long long)v,
+                    (unsigned long long)fx->stat[i].value);
+            failures++;
+        }
     }
     for (int i = 0; i < g->n; i++) {
         const struct want *w = &fx->want[i];

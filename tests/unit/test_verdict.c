@@ -358,13 +358,30 @@ static const struct xcase cases[] = {
       .body_first = AT(31), .status = 200, .final = AT(60), .at_final = 5000,
       .pre = XF_RESYNC | XF_HEADERS_TRUNCATED, .want = "continue_ok",
       .want_flags = "resync,headers_truncated" },
+    { .name = "expect_unknown: \"100-con\" cut by lost bytes is no unsupported "
+              "expectation; the body was not followed: incomplete",
+      .expect = "100-con", .interim = { 100 }, .t_100 = AT(30), .status = 200,
+      .final = AT(60), .pre = XF_EXPECT_UNKNOWN | XF_GAP, .want = "incomplete",
+      .want_flags = "gap,expect_unknown" },
+    { .name = "expect_unknown: a cut \"foo\" is incomplete, not unsupported",
+      .expect = "foo", CL(10), .status = 200, .final = AT(60),
+      .pre = XF_EXPECT_UNKNOWN, .want = "incomplete", .want_flags = "expect_unknown" },
+    { .name = "expect_unknown: a cut value answered 417 is expectation_failed",
+      .expect = "fo", CL(10), .status = 417, .final = AT(60),
+      .pre = XF_EXPECT_UNKNOWN, .want = "expectation_failed",
+      .want_flags = "expect_unknown" },
+    { .name = "expect_unknown: an empty cut value with no body declared is no "
+              "expect_without_body",
+      .expect = "", .status = 200, .final = AT(60),
+      .pre = XF_EXPECT_UNKNOWN, .want = "incomplete", .want_flags = "expect_unknown" },
     { .name = "flags already set are never cleared",
       .method = "GET", .uri = "/", .status = 200, .final = AT(5),
       .pre = (1u << XF_COUNT_BITS) - 1, .want = "plain",
       .want_flags = "late_100,multiple_1xx,http10_1xx,no_final,partial_body,body_stall,"
                     "conn_reset,server_closed,duplicate_body,via_proxy,gap,resync,"
                     "pipelined,headers_truncated,orphan_response,one_sided,retry_failed,"
-                    "abandoned_at_cap" },
+                    "abandoned_at_cap,cl_and_chunked,conflicting_length,"
+                    "content_length_overflow,expect_unknown" },
 };
 
 /* The same exchange under cfg_a (the defaults: c.want) and cfg_b (want_b). */
@@ -1291,7 +1308,9 @@ static void test_coverage(void)
                                          XF_ORPHAN_RESPONSE | XF_RETRY_FAILED | XF_ONE_SIDED;
     static const uint32_t dissector_flags = XF_CONN_RESET | XF_SERVER_CLOSED | XF_GAP |
                                             XF_RESYNC | XF_PIPELINED | XF_HEADERS_TRUNCATED |
-                                            XF_ABANDONED_AT_CAP;
+                                            XF_ABANDONED_AT_CAP | XF_CL_AND_CHUNKED |
+                                            XF_CONFLICTING_LENGTH | XF_LENGTH_OVERFLOW |
+                                            XF_EXPECT_UNKNOWN;
     check_case("coverage: the two flag lists name every flag");
     CHECK_EQ(engine_flags | dissector_flags, (1u << XF_COUNT_BITS) - 1);
     CHECK_EQ(engine_flags & dissector_flags, 0);
