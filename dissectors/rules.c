@@ -10,6 +10,7 @@
 #include "fingerprint.h"
 #include "hblock.h"
 #include "limits.h"
+#include "verdict.h"
 
 struct rule_def {
     const char *name, *section, *level, *summary;
@@ -274,28 +275,6 @@ static bool idempotent(const struct sbuf *m)
     return false;
 }
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t request_key(const struct flow *f, const struct exchange *x)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t alen = f->key.family == 4 ? 4 : 16;
-    uint16_t port = flow_port(f, DIR_S2C);
-    h = mix(h, flow_addr(f, DIR_C2S), alen);
-    h = mix(h, flow_addr(f, DIR_S2C), alen);
-    h = mix(h, &port, sizeof port);
-    h = mix(h, x->s[XS_METHOD].p, x->s[XS_METHOD].len);
-    h = mix(h, " ", 1);
-    h = mix(h, x->s[XS_URI].p, x->s[XS_URI].len);
-    return h ? h : 1;
-}
-
 enum { PROBE = 8 };
 
 /* C11: was this request tried before on a connection that failed, within the window?
@@ -303,7 +282,7 @@ enum { PROBE = 8 };
 static bool repeats_failure(struct rules *e, const struct flow *f, const struct exchange *x,
                             double *after_ms)
 {
-    uint64_t key = request_key(f, x);
+    uint64_t key = verdict_request_key(f, x); /* the retry link's own */
     bool hit = false;
     for (unsigned i = 0; i < PROBE; i++) {
         struct pfail *p = &e->fails[(key + i) % RULES_MAX_PENDING];

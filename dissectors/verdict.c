@@ -6,7 +6,7 @@
 
 /* One remembered 417: who asked for what, when the answer came, whether the body had
  * gone over the wire already. The request is kept as a 64-bit hash of client IP,
- * server IP and port, method, target, Host and body length (request_key()):
+ * server IP and port, method, target, Host and body length (verdict_request_key()):
  * collisions are negligible at this size. */
 struct seen417 {
     uint64_t key;
@@ -67,7 +67,7 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
  * (case-insensitive) and the body length (Content-Length, or chunked, or neither).
  * Host and length keep apart the uploads of clients behind one NAT address, or to a
  * shared path, that are not the same request. */
-static uint64_t request_key(const struct flow *f, const struct exchange *x)
+uint64_t verdict_request_key(const struct flow *f, const struct exchange *x)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     size_t alen = f->key.family == 4 ? 4 : 16;
@@ -269,7 +269,7 @@ void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchan
         return;
     }
     if (x->s[XS_METHOD].len) {
-        key = request_key(f, x);
+        key = verdict_request_key(f, x);
         struct seen417 *e = find_417(v, key, x->t_start_us);
         if (e) {
             r = V_RETRY_AFTER_417;

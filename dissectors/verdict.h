@@ -64,6 +64,12 @@ struct verdict_engine *verdict_new(const struct verdict_config *cfg, uint32_t n_
  * order they finished. */
 void verdict_judge(struct verdict_engine *v, const struct flow *f, struct exchange *x);
 
+/* What identifies "the same request" again: a hash of the client address, the server
+ * address and port, method, target, Host (case-insensitive) and body length (or
+ * chunked). The 417-retry link uses it, and so does the rule engine's C11 (a request
+ * repeated after its connection failed). Never 0. */
+uint64_t verdict_request_key(const struct flow *f, const struct exchange *x);
+
 /* Flow f leaves the analysis: its exchange count and most severe verdict (DESIGN.md's
  * flow order). The slot is cleared for the next flow. */
 struct flow_verdict verdict_flow_done(struct verdict_engine *v, const struct flow *f);
