@@ -170,33 +170,8 @@ static int text(struct dbr_rows *rows, FILE *out)
 
 static int json(struct dbr_rows *rows, FILE *out)
 {
-    int cols_n = dbr_ncols(rows), rc, n = 0;
-    fputs("[", out);
-    while ((rc = dbr_next(rows)) == 1) {
-        fprintf(out, "%s\n  {", n++ ? "," : "");
-        for (int c = 0; c < cols_n; c++) {
-            fprintf(out, "%s\"%s\": ", c ? ", " : "", dbr_col_name(rows, c));
-            size_t len;
-            const char *s;
-            switch (dbr_type(rows, c)) {
-            case DBR_NULL:
-                fputs("null", out);
-                break;
-            case DBR_INT:
-                fprintf(out, "%" PRId64, dbr_int(rows, c));
-                break;
-            case DBR_REAL:
-                fprintf(out, "%.3f", dbr_real(rows, c));
-                break;
-            case DBR_TEXT:
-                s = dbr_text(rows, c, &len);
-                esc_json(out, s, len);
-                break;
-            }
-        }
-        fputc('}', out);
-    }
-    fprintf(out, "%s]\n", n ? "\n" : "");
+    int rc = table_json_rows(rows, "", out);
+    fputc('\n', out);
     return rc;
 }
 

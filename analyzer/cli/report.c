@@ -44,17 +44,6 @@ static const struct {
       "HTTP framing (parse errors, RFC 9112 6.3 framing errors, stray 1xx, tunnels):" },
 };
 
-/* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
- * 1004.923, and an epoch time keeps its microseconds. */
-static void json_num(FILE *out, double v)
-{
-    char buf[40];
-    snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof buf, "%.17g", v);
-    fputs(buf, out);
-}
-
 static bool run_exists(struct dbr *r, int64_t run)
 {
     struct dbr_rows *rows = dbr_query(r, DBR_RUNS, run);
@@ -65,34 +54,8 @@ static bool run_exists(struct dbr *r, int64_t run)
 
 static int section_json(struct dbr_rows *rows, const char *name, FILE *out)
 {
-    fprintf(out, ",\n  \"%s\": [", name);
-    int cols = dbr_ncols(rows), n = 0, rc;
-    while ((rc = dbr_next(rows)) == 1) {
-        fprintf(out, "%s\n    {", n++ ? "," : "");
-        for (int c = 0; c < cols; c++) {
-            fprintf(out, "%s\"%s\": ", c ? ", " : "", dbr_col_name(rows, c));
-            size_t len;
-            const char *s;
-            switch (dbr_type(rows, c)) {
-            case DBR_NULL:
-                fputs("null", out);
-                break;
-            case DBR_INT:
-                fprintf(out, "%" PRId64, dbr_int(rows, c));
-                break;
-            case DBR_REAL:
-                json_num(out, dbr_real(rows, c));
-                break;
-            case DBR_TEXT:
-                s = dbr_text(rows, c, &len);
-                esc_json(out, s, len);
-                break;
-            }
-        }
-        fputc('}', out);
-    }
-    fprintf(out, "%s]", n ? "\n  " : "");
-    return rc;
+    fprintf(out, ",\n  \"%s\": ", name);
+    return table_json_rows(rows, "  ", out);
 }
 
 /* One cell's text (display text for captured bytes); NULL on no memory. */

@@ -1,12 +1,14 @@
 /* table.c: columns that fit a terminal. See table.h. */
 #include "table.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "escape.h"
+#include "read.h"
 
 int table_term_width(int fd)
 {
@@ -110,4 +112,49 @@ void table_end(struct table_line *l)
     fputc('\n', l->out);
     l->started = false;
     l->pending = 0;
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double: 1004.923 stays
+ * 1004.923, not 1004.9230000000001. */
+static void json_num(FILE *out, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, out);
+}
+
+int table_json_rows(struct dbr_rows *rows, const char *indent, FILE *out)
+{
+    int cols = dbr_ncols(rows), n = 0, rc;
+    fputc('[', out);
+    while ((rc = dbr_next(rows)) == 1) {
+        fprintf(out, "%s\n%s  {", n++ ? "," : "", indent);
+        for (int c = 0; c < cols; c++) {
+            fprintf(out, "%s\"%s\": ", c ? ", " : "", dbr_col_name(rows, c));
+            size_t len;
+            const char *s;
+            switch (dbr_type(rows, c)) {
+            case DBR_NULL:
+                fputs("null", out);
+                break;
+            case DBR_INT:
+                fprintf(out, "%" PRId64, dbr_int(rows, c));
+                break;
+            case DBR_REAL:
+                json_num(out, dbr_real(rows, c));
+                break;
+            case DBR_TEXT:
+                s = dbr_text(rows, c, &len);
+                esc_json(out, s, len);
+                break;
+            }
+        }
+        fputc('}', out);
+    }
+    if (n)
+        fprintf(out, "\n%s", indent);
+    fputc(']', out);
+    return rc;
 }

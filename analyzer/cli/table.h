@@ -4,7 +4,10 @@
  * cut with "..." to their column.
  *
  * Owns: nothing; the caller owns its column array.
- * Called by: the command layer (analyze --list, report).
+ * Called by: the command layer (analyze --list, report, paths).
+ *
+ * Also the JSON twin of a table: a row set as an array of objects (report --json,
+ * paths --json).
  */
 #ifndef ES_TABLE_H
 #define ES_TABLE_H
@@ -46,5 +49,12 @@ void table_cell(struct table_line *l, const struct table_col *c, const void *p, 
 
 /* End the line. */
 void table_end(struct table_line *l);
+
+struct dbr_rows;
+/* Every remaining row of `rows` as a JSON array of objects, one per line indented by
+ * `indent` plus two spaces, the closing bracket on a line of its own indented by
+ * `indent` (or "[]" with no row). Reals are written in the fewest digits that read back
+ * as the same double; text through esc_json(). dbr_next()'s last result: 0, or < 0. */
+int table_json_rows(struct dbr_rows *rows, const char *indent, FILE *out);
 
 #endif
