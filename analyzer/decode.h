@@ -58,6 +58,8 @@ struct dec_pkt {
     const uint8_t *payload;   /* captured TCP payload */
     uint32_t payload_len;
     uint32_t payload_cut;     /* payload announced by IP but not captured (snaplen) */
+    uint64_t pkt_no;          /* set by the pipeline, not the decoder: the packet's
+                                 number in the run (flow.h first_pkt, lru_pkt) */
 };
 
 /* Decode one packet of link type `linktype` (a DLT_ value as pcap_datalink() returns).

@@ -12,7 +12,6 @@
 #include "sniff.h"
 
 #define NONE UINT32_MAX
-#define SWEEP_EVERY_US 1000000u
 
 /* Two LRU lists, each ordered by last_seen because the clock never runs backwards:
  * open flows expire after idle_us, ended ones after linger_us. */
@@ -35,6 +34,8 @@ struct flow_table {
     uint64_t now_us;      /* largest packet time seen */
     uint64_t next_sweep_us;
     uint64_t next_id;
+    uint64_t cur_pkt;     /* pkt_no of the packet being accounted */
+    bool manual_sweep;
     uint64_t seed;        /* of the hash, per table */
     flow_release_fn release;
     void *ctx;
@@ -59,6 +60,7 @@ static void lru_push_tail(struct flow_table *t, struct flow *f, uint8_t list)
 {
     struct lru *l = &t->lru[list];
     f->lru_list = list;
+    f->lru_pkt = t->cur_pkt;
     f->lru_next = NONE;
     f->lru_prev = l->tail;
     if (l->tail != NONE)
@@ -122,6 +124,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_release_fn
         t->lru[i].head = t->lru[i].tail = NONE;
     t->idle_us = cfg->idle_us;
     t->linger_us = cfg->linger_us;
+    t->manual_sweep = cfg->manual_sweep;
     t->release = release;
     t->ctx = ctx;
     return t;
@@ -283,6 +286,7 @@ static struct flow *create(struct flow_table *t, const struct flow_key *k, uint3
     f->slot = slot;
     f->key = *k;
     f->id = ++t->next_id;
+    f->first_pkt = t->cur_pkt;
     f->first_seen_us = p->ts_us;
     f->last_seen_us = t->now_us;
     uint32_t *bucket = &t->buckets[h & (t->n_buckets - 1)];
@@ -359,17 +363,38 @@ void flow_table_advance(struct flow_table *t, uint64_t now_us)
         return;
     t->now_us = now_us;
     expire(t);
-    t->next_sweep_us = t->now_us + SWEEP_EVERY_US;
+    t->next_sweep_us = t->now_us + FLOW_SWEEP_EVERY_US;
+}
+
+void flow_table_clock(struct flow_table *t, uint64_t now_us)
+{
+    if (now_us > t->now_us)
+        t->now_us = now_us;
+}
+
+void flow_table_sweep(struct flow_table *t, uint64_t now_us)
+{
+    flow_table_clock(t, now_us);
+    expire(t);
+    t->next_sweep_us = t->now_us + FLOW_SWEEP_EVERY_US;
+}
+
+uint32_t flow_packet_hash(const struct dec_pkt *p)
+{
+    struct flow_key k;
+    make_key(p, &k);
+    return key_hash(&k, 0x2545f4914f6cdd1dull);
 }
 
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)
 {
     struct flow_hit hit = { 0 };
+    t->cur_pkt = p->pkt_no;
     if (p->ts_us > t->now_us)
         t->now_us = p->ts_us;
-    if (t->now_us >= t->next_sweep_us) {
+    if (!t->manual_sweep && t->now_us >= t->next_sweep_us) {
         expire(t);
-        t->next_sweep_us = t->now_us + SWEEP_EVERY_US;
+        t->next_sweep_us = t->now_us + FLOW_SWEEP_EVERY_US;
     }
     if (flow_flags_impossible(p->tcp_flags)) {
         t->st.bad_flags++;

@@ -65,6 +65,10 @@ struct flow {
     bool seq_known[2], ack_known[2], syn_from[2];
     uint32_t bad_rsts;        /* RSTs outside the receiver's window: ignored */
     uint32_t bad_flags;       /* pre-handshake FIN/RST debris on this flow */
+    /* Packet numbers (dec_pkt.pkt_no) of the packet that opened the flow and of the last
+     * one that moved it in the LRU order: they order flows of tables in different
+     * analysis threads as one table would (fanout.h). */
+    uint64_t first_pkt, lru_pkt;
     /* table internals */
     uint32_t hash_next, lru_prev, lru_next;
     uint8_t lru_list;
@@ -75,7 +79,15 @@ struct flow_config {
     uint32_t max_flows;   /* pool size, clamped to [FLOW_MIN_MAX, FLOW_MAX_MAX] */
     uint64_t idle_us;     /* inactivity timeout, packet time */
     uint64_t linger_us;   /* kept after FIN/RST */
+    /* false: packets move the clock and, once per FLOW_SWEEP_EVERY_US of it, expire
+     * flows. true: packets never expire flows; the caller does, with flow_table_sweep()
+     * (an analysis thread of a fan-out, whose reader sweeps all threads alike). */
+    bool manual_sweep;
 };
+
+/* How often, in packet time, a table without manual_sweep expires flows: at the first
+ * packet whose time reaches the last sweep's time plus this (the first packet sweeps). */
+#define FLOW_SWEEP_EVERY_US 1000000u
 
 struct flow_stats {
     uint64_t created;
@@ -131,6 +143,17 @@ struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *pk
  * flows that have been idle or lingering long enough by then. For a live capture,
  * whose packet times are wall-clock times: a quiet link still ends its flows. */
 void flow_table_advance(struct flow_table *t, uint64_t now_us);
+
+/* manual_sweep tables. flow_table_clock(): move the clock on to now_us (never back),
+ * expiring nothing: what a packet at that moment of the run sees as the time.
+ * flow_table_sweep(): the same, then release the flows idle or lingering long enough,
+ * as a table without manual_sweep does at a sweeping packet. */
+void flow_table_clock(struct flow_table *t, uint64_t now_us);
+void flow_table_sweep(struct flow_table *t, uint64_t now_us);
+
+/* A hash of the packet's connection, the same for both directions and in every
+ * process (no seed): which analysis thread a flow belongs to. */
+uint32_t flow_packet_hash(const struct dec_pkt *pkt);
 
 /* Release every flow still in the table, in order of creation: open ones with
  * END_CAPTURE_END, ended ones with their FIN/RST reason. */

@@ -89,6 +89,8 @@ struct h1 {
     struct exchange **spares; /* recycled exchanges, their buffers kept */
     uint32_t n_spares, cap_spares;
     uint64_t next_id;
+    h1_id_fn id_hook;         /* h1_set_id_hook(); NULL: none */
+    void *id_ctx;
     uint32_t live;            /* exchanges queued on all connections */
     uint64_t pending_bytes;   /* what they cost: the sum of their pending_charge */
     uint64_t pending_cap;     /* the budget for it (h1.h) */
@@ -100,7 +102,7 @@ enum { H1_MAX_SPARES = 256 };
 
 /* ---- exchanges ------------------------------------------------------------------ */
 
-static struct exchange *x_new(struct h1 *h)
+static struct exchange *x_new(struct h1 *h, const struct flow *f)
 {
     struct exchange *x;
     if (h->n_spares) {
@@ -115,6 +117,8 @@ static struct exchange *x_new(struct h1 *h)
         exchange_init(x);
     }
     x->id = ++h->next_id;
+    if (h->id_hook)
+        h->id_hook(h->id_ctx, f, x->id, false);
     return x;
 }
 
@@ -228,7 +232,7 @@ static struct exchange *q_push(struct h1_conn *c, bool request)
         for (int d = 0; d < 2; d++)
             c->side[d].state = H1_DEAD;
         uint32_t n = emit_all(c, XF_ABANDONED_AT_CAP);
-        struct exchange *x = request ? x_new(h) : NULL;
+        struct exchange *x = request ? x_new(h, c->f) : NULL;
         if (x) {
             h->live++;
             x->flow_id = c->f->id;
@@ -247,7 +251,7 @@ static struct exchange *q_push(struct h1_conn *c, bool request)
         }
         return NULL;
     }
-    struct exchange *x = x_new(h);
+    struct exchange *x = x_new(h, c->f);
     if (!x)
         return NULL;
     h->live++;
@@ -744,6 +748,8 @@ static bool drop_if_empty(struct h1_side *s, struct exchange *x)
             return false;
     c->q_len--;
     c->next_seq--;
+    if (c->h->id_hook)
+        c->h->id_hook(c->h->id_ctx, c->f, x->id, true);
     if (x->id == c->h->next_id) /* ids stay unique: reuse only the newest one */
         c->h->next_id--;
     x_uncharge(c->h, x);
@@ -1382,6 +1388,12 @@ struct h1 *h1_new(const struct exchange_sink *sink)
     h->settings.on_body = on_body;
     h->settings.on_message_complete = on_message_complete;
     return h;
+}
+
+void h1_set_id_hook(struct h1 *h, h1_id_fn fn, void *ctx)
+{
+    h->id_hook = fn;
+    h->id_ctx = ctx;
 }
 
 void h1_set_pending_cap(struct h1 *h, uint64_t bytes)

@@ -119,6 +119,13 @@ struct h1 *h1_new(const struct exchange_sink *sink);
  * (default H1_DEFAULT_PENDING_BYTES; see H1_MAX_PIPELINE). */
 void h1_set_pending_cap(struct h1 *h, uint64_t bytes);
 
+/* Told of every exchange id handed out (given_back false) and of every one taken back
+ * unused (given_back true: a request that turned out empty; the newest id is reused),
+ * with the flow it belongs to, in the order they happen. The fan-out (fanout.h) numbers
+ * the exchanges of several dissectors as one would from these. */
+typedef void (*h1_id_fn)(void *ctx, const struct flow *f, uint64_t id, bool given_back);
+void h1_set_id_hook(struct h1 *h, h1_id_fn fn, void *ctx);
+
 /* The stream sink to give to reassembly, with the h1 as owner. */
 const struct stream_sink_ops *h1_sink_ops(void);
 

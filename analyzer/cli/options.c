@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fanout.h"
 #include "limits.h"
 #include "push.h"
 #include "source_live.h"
@@ -29,7 +30,7 @@ enum opt_code {
     O_OUTPUT = 'o',
     O_DB = 256, O_NO_DB, O_AGAIN, O_LIST, O_VERDICT, O_PROBLEMS, O_WAIT_LOCK, O_NO_WAIT,
     O_RETRY_WINDOW, O_STALL, O_MAX_FLOWS, O_TCP_TIMEOUT, O_OOO_CAP, O_PENDING_CAP, O_JSON,
-    O_RUN, O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH,
+    O_RUN, O_LATEST, O_SENSOR, O_CLICKHOUSE, O_FOLLOW, O_BATCH, O_WORKERS,
 };
 
 struct optdef {
@@ -109,6 +110,9 @@ static const struct optdef optdefs[] = {
     { "pending-cap-mb", O_PENDING_CAP, "MB",
       "memory for exchanges awaiting their response, all flows; past it HTTP is given up "
       "on the flow that asks for more" },
+    { "workers", O_WORKERS, "N",
+      "analysis threads: flows are split among N threads by a hash of their endpoints; "
+      "the results are the same for any N (not with --save-pcap)" },
     { "clickhouse", O_CLICKHOUSE, "URL",
       "ClickHouse's HTTP interface, e.g. http://ch1:8123/?database=expectscope (user and "
       "password may go in the URL)" },
@@ -126,7 +130,7 @@ enum { N_OPTDEFS = sizeof optdefs / sizeof optdefs[0] };
 static const char *const analyze_takes[] = {
     "read", "filter", "db", "no-db", "sensor", "again", "list", "verdict", "problems", "quiet",
     "verbose", "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms",
-    "max-flows", "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "help", NULL };
+    "max-flows", "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "workers", "help", NULL };
 static const char *const flows_takes[] = {
     "read", "filter", "quiet", "max-flows", "tcp-timeout", "ooo-cap-mb", "help", NULL };
 static const char *const report_takes[] = { "db", "run", "latest", "json", "help", NULL };
@@ -142,7 +146,7 @@ static const char *const live_takes[] = {
     "retain", "save-pcap", "save-pcap-files", "save-pcap-mb", "metrics", "db", "sensor",
     "quiet",
     "wait-lock", "no-wait-ms", "proxy", "no-paths", "retry-window", "stall-ms", "max-flows",
-    "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "help", NULL };
+    "tcp-timeout", "ooo-cap-mb", "pending-cap-mb", "workers", "help", NULL };
 
 static const struct command commands[] = {
     { "analyze", "follow every HTTP exchange and its Expect handshake into the database",
@@ -288,6 +292,9 @@ static void default_of(int code, const struct options *d, char *buf, size_t len)
         break;
     case O_BATCH:
         snprintf(buf, len, "%u", d->push_batch);
+        break;
+    case O_WORKERS:
+        snprintf(buf, len, "1");
         break;
     }
 }
@@ -708,6 +715,14 @@ static int apply(int code, const char *arg, struct options *o, char *err, size_t
     case O_FOLLOW:
         o->follow = true;
         return 0;
+    case O_WORKERS:
+        if (parse_u64(arg, 1, FANOUT_MAX_WORKERS, &v) == 0) {
+            o->pipe.workers = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, len, "--workers takes a number of threads from 1 to %d",
+                 FANOUT_MAX_WORKERS);
+        return -1;
     case O_BATCH:
         if (parse_u64(arg, 1, PUSH_MAX_BATCH, &v) == 0) {
             o->push_batch = (uint32_t)v;
@@ -904,6 +919,11 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
                                        : "%s takes no arguments (got %d; did you mean "
                                          "analyze?)",
                  c->name, n_rest);
+        return -1;
+    }
+    if (o->save_pcap && o->pipe.workers > 1) {
+        snprintf(err, len, "--save-pcap works with one analysis thread: drop --workers %u",
+                 o->pipe.workers);
         return -1;
     }
     if (c->run == cmd_live) { /* tcpdump -i IFACE port 80 */

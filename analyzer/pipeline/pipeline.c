@@ -8,22 +8,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "classify.h"
+#include "fanout.h"
 #include "limits.h"
+#include "track.h"
 
 struct pipeline {
     struct pipeline_config cfg;
     struct source *src;
-    struct flow_table *ft;
-    struct reasm *ra;
-    struct cls *cls;              /* NULL when not classifying */
-    struct h1 *h1;                /* NULL when not dissecting */
+    struct track *track;          /* one analysis thread: the caller's; or */
+    struct fanout *fanout;        /* --workers N > 1: N of them */
     struct verdict_engine *verdict;
     struct hops *hops;            /* NULL without path analysis */
     struct rules *rules;          /* NULL when not dissecting */
     struct evidence *evidence;    /* NULL when not saving evidence */
-    struct exchange_sink xsink;
     struct pipeline_totals tot;
+    uint64_t pkt_no;              /* TCP packets handed on (dec_pkt.pkt_no) */
     uint64_t *input_packets;      /* per input of the source, at the end of the run */
     uint64_t next_tick_us, next_progress_us; /* live: monotonic clock */
     bool drained;
@@ -138,17 +137,13 @@ static void on_exchange(void *ctx, const struct flow *f, struct exchange *x)
         o->exchange(o->ctx, f, x);
 }
 
-/* The flow table lets a flow go: close its stream (the dissector emits what is left of
- * its exchanges), settle its protocol and its verdict, store it, show it. */
-static void on_release(void *ctx, struct flow *f)
+/* A flow left the analysis (its stream closed, its last exchanges emitted, its protocol
+ * settled: track.h): settle its verdict, store it, show it. */
+static void on_release(void *ctx, struct flow *f, const struct reasm_counters *rc,
+                       const char *l7)
 {
     struct pipeline *p = ctx;
-    struct reasm_counters rc;
-    reasm_release(p->ra, f, (enum end_reason)f->end_reason, f->last_seen_us, &rc);
-    char l7[64] = "Unknown";
-    if (p->cls)
-        cls_release(p->cls, f, l7, sizeof l7);
-    struct flow_result r = { f, &rc, l7, { 0, V_NONE } };
+    struct flow_result r = { f, rc, l7, { 0, V_NONE } };
     if (p->verdict)
         r.v = verdict_flow_done(p->verdict, f);
     if (p->rules)
@@ -169,6 +164,15 @@ static void on_release(void *ctx, struct flow *f)
         o->flow(o->ctx, &r);
 }
 
+/* What the analysis threads found, in the order one thread would have found it. */
+static void on_fanout(void *ctx, struct fanout_event *ev)
+{
+    if (ev->type == FANOUT_EXCHANGE)
+        on_exchange(ctx, ev->f, ev->x);
+    else
+        on_release(ctx, ev->f, ev->rc, ev->l7);
+}
+
 static int begin_run(struct pipeline *p, char *err, size_t err_len);
 
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *src,
@@ -181,36 +185,41 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, struct source *
     }
     p->cfg = *cfg;
     p->src = src;
-    /* Right to left: each layer exists before the one that feeds it. The flow table
-     * comes first only because its capacity sizes the per-flow arrays of the rest;
-     * it calls nothing until the first packet. */
-    p->ft = flow_table_new(&cfg->flow, on_release, p);
-    uint32_t slots = p->ft ? flow_table_capacity(p->ft) : 0;
-    bool ok = p->ft != NULL;
-    if (ok && cfg->dissect) {
-        p->verdict = verdict_new(&cfg->verdict, slots);
+    unsigned n = cfg->workers > 1 ? cfg->workers : 1;
+    if (n > 1 && cfg->evidence) {
+        snprintf(err, err_len, "--save-pcap works with one analysis thread (--workers 1)");
+        pipeline_free(p);
+        return NULL;
+    }
+    /* Each analysis thread gets its share of the limits (fanout.h). */
+    struct track_config tc = { cfg->flow, cfg->ooo_cap_bytes / n, cfg->pending_cap_bytes / n,
+                               cfg->dissect, cfg->classify };
+    tc.flow.max_flows = (uint32_t)((cfg->flow.max_flows + n - 1) / n);
+    tc.flow.manual_sweep = n > 1;
+    uint32_t slots = 0;
+    if (n > 1) {
+        p->fanout = fanout_new(n, &tc, on_fanout, p, err, err_len);
+        slots = p->fanout ? fanout_slots(p->fanout) : 0;
+    } else {
+        struct track_hooks hooks = { on_exchange, on_release, NULL, NULL, p };
+        p->track = track_new(&tc, &hooks, err, err_len);
+        slots = p->track ? flow_table_capacity(track_flows(p->track)) : 0;
+    }
+    if (!slots) {
+        pipeline_free(p);
+        return NULL;
+    }
+    bool ok = true;
+    if (cfg->dissect) {
+        ok = (p->verdict = verdict_new(&cfg->verdict, slots)) != NULL;
         struct rules_config rc = { cfg->verdict.no_wait_us, cfg->verdict.retry_window_us };
         if (!(p->rules = rules_new(&rc, slots)))
             ok = false;
         if (cfg->paths && !(p->hops = hops_new(cfg->proxies, cfg->n_proxies)))
             ok = false;
-        p->xsink = (struct exchange_sink){ on_exchange, p };
-        p->h1 = ok && p->verdict ? h1_new(&p->xsink) : NULL;
-        ok = p->h1 != NULL;
-        if (ok)
-            h1_set_pending_cap(p->h1, cfg->pending_cap_bytes);
-    }
-    if (ok) {
-        p->ra = reasm_new(slots, cfg->ooo_cap_bytes, p->h1 ? h1_sink_ops() : NULL, p->h1);
-        ok = p->ra != NULL;
-    }
-    if (ok && cfg->classify) {
-        p->cls = cls_new(slots);
-        ok = p->cls != NULL;
     }
     if (!ok) {
-        snprintf(err, err_len, "out of memory setting up %u flows",
-                 slots ? slots : cfg->flow.max_flows);
+        snprintf(err, err_len, "out of memory setting up %u flows", slots);
         pipeline_free(p);
         return NULL;
     }
@@ -286,23 +295,11 @@ static void packet(struct pipeline *p, const struct source_packet *sp)
         t->snap_cut_packets += d.payload_cut != 0;
     }
     d.ts_us = ts;
-    struct flow_hit hit = flow_table_packet(p->ft, &d);
-    if (!hit.f)
-        return; /* impossible flags, or a RST with no flow: counted by the table */
-    /* stragglers too: the flow counts them, so its evidence shows them */
-    if (p->evidence)
-        evidence_packet(p->evidence, hit.f, sp);
-    if (hit.after_end || hit.ignored)
-        return; /* a straggler after FIN/RST, or a RST out of window: counted only */
-    if (p->cls && cls_packet(p->cls, hit.f, hit.dir, &d) == CLS_OTHER &&
-        reasm_detach(p->ra, hit.f, d.ts_us)) {
-        t->detached_flows++;
-        if (p->evidence)
-            evidence_flow_drop(p->evidence, hit.f);
-    }
-    reasm_segment(p->ra, hit.f, hit.dir, &d);
-    if (hit.ended)
-        reasm_close(p->ra, hit.f, (enum end_reason)hit.f->end_reason, d.ts_us);
+    d.pkt_no = ++p->pkt_no;
+    if (p->fanout)
+        fanout_packet(p->fanout, &d);
+    else
+        track_packet(p->track, &d, p->evidence, sp);
 }
 
 static uint64_t monotonic_us(void)
@@ -322,7 +319,10 @@ static void tick(struct pipeline *p)
         return;
     p->next_tick_us = now + PIPELINE_TICK_US;
     /* a live capture's packet times are wall-clock times */
-    flow_table_advance(p->ft, wall_us());
+    if (p->fanout)
+        fanout_advance(p->fanout, wall_us());
+    else
+        flow_table_advance(track_flows(p->track), wall_us());
     if (p->cfg.db && !p->tot.storage_failed) {
         if (now >= p->next_progress_us) {
             p->next_progress_us = now + PIPELINE_PROGRESS_US;
@@ -371,6 +371,8 @@ enum pipeline_state pipeline_feed(struct pipeline *p, uint64_t max_packets, char
             return PIPELINE_ERROR;
         }
     }
+    if (p->fanout)
+        fanout_poll(p->fanout); /* what the threads have finished, for progress */
     return PIPELINE_MORE;
 }
 
@@ -378,18 +380,22 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
 {
     struct pipeline_totals *t = &p->tot;
     t->source = *source_stats(p->src);
-    t->flows = *flow_table_stats(p->ft);
-    t->reasm = *reasm_stats(p->ra);
-    if (p->h1)
-        t->http = *h1_stats(p->h1);
+    struct track_stats ts;
+    if (p->fanout)
+        fanout_stats(p->fanout, &ts);
+    else
+        track_stats(p->track, &ts);
+    t->flows = ts.flows;
+    t->reasm = ts.reasm;
+    t->http = ts.http;
+    t->ndpi_packets = ts.ndpi_packets;
+    t->detached_flows = ts.detached_flows;
     if (p->verdict)
         t->verdicts = *verdict_stats(p->verdict);
     if (p->hops)
         t->hops = *hops_stats(p->hops);
     if (p->rules)
         t->rules = *rules_stats(p->rules);
-    if (p->cls)
-        t->ndpi_packets = cls_ndpi_packets(p->cls);
     if (p->evidence)
         t->evidence = *evidence_stats(p->evidence);
     return t;
@@ -470,7 +476,10 @@ int pipeline_drain(struct pipeline *p, char *err, size_t err_len)
     if (p->drained)
         return 0;
     p->drained = true;
-    flow_table_flush(p->ft);
+    if (p->fanout)
+        fanout_finish(p->fanout);
+    else
+        flow_table_flush(track_flows(p->track));
     struct hop_result hr; /* the exchanges still waiting for a partner */
     bool more = p->hops != NULL;
     while (more) {
@@ -490,10 +499,8 @@ void pipeline_free(struct pipeline *p)
 {
     if (!p)
         return;
-    cls_free(p->cls);
-    reasm_free(p->ra);
-    flow_table_free(p->ft);
-    h1_free(p->h1);
+    fanout_free(p->fanout);
+    track_free(p->track);
     verdict_free(p->verdict);
     hops_free(p->hops);
     rules_free(p->rules);

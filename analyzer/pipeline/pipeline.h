@@ -73,6 +73,10 @@ struct pipeline_config {
      * Borrowed during pipeline_new() only. */
     const struct evidence_config *evidence;
     const struct pipeline_observer *observer; /* may be NULL; borrowed */
+    /* Analysis threads (--workers, fanout.h): 0 or 1, the caller's thread does it all;
+     * 2 .. FANOUT_MAX_WORKERS: the caller reads, decodes, judges and stores, and that
+     * many threads follow the flows. Not with evidence. */
+    unsigned workers;
 };
 
 /* Every setting at its documented default (limits.h, verdict.h), dissecting and

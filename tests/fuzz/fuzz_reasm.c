@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct owner own = { 0, 0 };
     struct env e;
-    struct flow_config cfg = { 16, idles[(g1 >> 5) & 3], FLOW_DEFAULT_LINGER_US };
+    struct flow_config cfg = { 16, idles[(g1 >> 5) & 3], FLOW_DEFAULT_LINGER_US, false };
     e.ft = flow_table_new(&cfg, on_release, &e);
     require(e.ft != NULL);
     e.ra = reasm_new(flow_table_capacity(e.ft), caps[g0 & 7],

@@ -31,7 +31,7 @@ static struct flow_table *table(struct released *rel, uint32_t max_flows, uint64
     /* 0 stands for the default here, to keep the cases short */
     struct flow_config cfg = { max_flows ? max_flows : FLOW_DEFAULT_MAX,
                                idle_us ? idle_us : FLOW_DEFAULT_IDLE_US,
-                               linger_us ? linger_us : FLOW_DEFAULT_LINGER_US };
+                               linger_us ? linger_us : FLOW_DEFAULT_LINGER_US, false };
     struct flow_table *t = flow_table_new(&cfg, on_release, rel);
     if (!t)
         abort();

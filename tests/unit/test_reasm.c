@@ -174,7 +174,7 @@ static void env_init(struct env *e, uint64_t global_cap, uint64_t idle_us, bool 
     memset(e, 0, sizeof *e);
     /* 0 stands for the default here, to keep the cases short */
     struct flow_config cfg = { 16, idle_us ? idle_us : FLOW_DEFAULT_IDLE_US,
-                               FLOW_DEFAULT_LINGER_US };
+                               FLOW_DEFAULT_LINGER_US, false };
     e->ft = flow_table_new(&cfg, on_release, e);
     e->ra = e->ft ? reasm_new(flow_table_capacity(e->ft),
                               global_cap ? global_cap : REASM_DEFAULT_OOO_GLOBAL,
