@@ -381,9 +381,15 @@ void flow_table_sweep(struct flow_table *t, uint64_t now_us)
 
 uint32_t flow_packet_hash(const struct dec_pkt *p)
 {
-    struct flow_key k;
-    make_key(p, &k);
-    return key_hash(&k, 0x2545f4914f6cdd1dull);
+    /* XOR of the two endpoints is the same both ways; no key to build */
+    uint64_t a[2], b[2];
+    memcpy(a, p->src, sizeof a);
+    memcpy(b, p->dst, sizeof b);
+    uint64_t h = (a[0] ^ b[0]) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 29) ^ a[1] ^ b[1]) * 0xbf58476d1ce4e5b9ull;
+    h ^= (uint64_t)(p->sport ^ p->dport) << 32 ^ (uint64_t)p->vlan_outer << 16 ^ p->vlan_inner;
+    h *= 0x94d049bb133111ebull;
+    return (uint32_t)(h >> 32);
 }
 
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)

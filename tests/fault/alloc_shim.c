@@ -28,14 +28,12 @@ static sqlite3_mem_methods sqlite_orig;
 
 static int should_fail(enum who w)
 {
-    if (w == WHO_OURS)
-        n_ours++;
-    else
-        n_sqlite++;
+    /* atomic: the writer thread and the analysis threads of --workers allocate too */
+    __atomic_add_fetch(w == WHO_OURS ? &n_ours : &n_sqlite, 1, __ATOMIC_RELAXED);
     if (who != WHO_BOTH && who != w)
         return 0;
-    count++;
-    return fail_at > 0 && (count == fail_at || (persist && count > fail_at));
+    long c = __atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+    return fail_at > 0 && (c == fail_at || (persist && c > fail_at));
 }
 
 void *__wrap_malloc(size_t n)

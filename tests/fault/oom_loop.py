@@ -10,7 +10,8 @@ line on stderr; no sanitizer report, no crash, no leak; the database, when there
 one, passes PRAGMA integrity_check and a normal run can append to it afterwards.
 
 AREA ours      every one of expectscope's own allocation sites, with and without a
-               database, and for the flows command
+               database, with two analysis threads (--workers 2: which thread's
+               allocation is the Nth varies from run to run), and for the flows command
 AREA sqlite    SQLite's allocations, sampled evenly (every one of the first 60, then
                about 120 spread over the rest), on a new and on an existing database
 """
@@ -111,6 +112,8 @@ def main():
         if area == "ours":
             for args, label in ((with_db, "analyze --db (new)"),
                                 (["analyze", "-q", "--no-db", "--list"] + caps, "analyze --no-db"),
+                                (with_db[:1] + ["--workers", "2"] + with_db[1:],
+                                 "analyze --db --workers 2 (new)"),
                                 (["flows", "-q"] + caps, "flows"),
                                 (["report", "--db", template], "report"),
                                 (["report", "--json", "--db", template], "report --json")):

@@ -9,6 +9,9 @@ AREA is one of:
               time; the database readable while live runs; SIGTERM; the live verdicts
               equal `analyze` of tcpdump's capture. Also `-i any` (Linux cooked capture),
               a missing interface (exit 1) and a bad filter (exit 2).
+  workers     --workers 2: the verdicts and rows of live (all but the packet times)
+              equal `analyze` of tcpdump's capture of the same traffic, and exchanges
+              reach the database while it runs; --save-pcap with it is refused.
   privileges  -Z nobody: every thread runs as nobody (uids, gids, groups, no
               capabilities) while it captures, and exchanges still reach the database.
   drops       tcpreplay --topspeed into a 64 KiB capture buffer: the drops are counted,
@@ -815,7 +818,58 @@ def area_metrics(binary, srcdir, lab):
          2.0, "server_timeout_fallbacks_total of the no-100 server")
 
 
-AREAS = {"verdicts": area_verdicts, "privileges": area_privileges, "drops": area_drops,
+def area_workers(binary, srcdir, lab):
+    """live --workers 2: the same hand-off as analyze's, fed by the capture socket; its
+    rows are analyze's of tcpdump's capture of the same traffic."""
+    require("nginx", "curl", "tcpdump", "sqlite3")
+    lab.up()
+    start_servers(lab)
+    db = os.path.join(lab.tmp, "workers.db")
+    cap = os.path.join(lab.tmp, "workers.pcap")
+    td = start_tcpdump(lab, lab.ns_s, lab.if_s, cap)
+    live = Live(lab, binary, lab.ns_s, lab.if_s, db, extra=["--workers", "2"])
+    body4k = write_body(lab, "body4k", 4096)
+    big = write_body(lab, "body1m", 1024 * 1024 + 4096)
+    exp = ["-H", "Expect: 100-continue"]
+    for i in range(6):
+        curl(lab, exp + ["-T", body4k, f"http://{SRV_IP}/upload/w{i}.bin"], "PUT to nginx",
+             201)
+        curl(lab, [f"http://{SRV_IP}/index.html"], "GET from nginx", 200)
+    curl(lab, exp + ["--expect100-timeout", "0.3", "--data-binary", "@" + body4k,
+                     f"http://{SRV_IP}:{NO100_PORT}/upload"], "POST to the no-100 server", 200)
+    curl(lab, ["--data-binary", "@" + big, f"http://{SRV_IP}:{REJECT417_PORT}/upload"],
+         "POST to the 417 server", 200)
+    n = 6 * 2 + 1 + 2
+    # rounds go to the threads at least once a second: exchanges show while live runs
+    C.check(poll("exchanges", lambda: len(live.exchanges()) >= n, 30),
+            f"--workers 2: all {n} exchanges in the database within 30 s while live runs "
+            f"(it shows {len(live.exchanges())})")
+    summary = live.stop("--workers 2")
+    live.check_finished("--workers 2", summary)
+    captured, dropped = stop_tcpdump(lab, td)
+    C.eq(dropped, 0, "tcpdump dropped nothing")
+    ref = os.path.join(lab.tmp, "ref.db")
+    r = subprocess.run([binary, "analyze", "-q", "--db", ref, cap], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    C.eq(r.returncode, 0, f"analyze of tcpdump's capture ({r.stderr.strip()[-300:]})")
+    # not the times: live's socket and tcpdump's stamp the packets apart
+    cols = ("seq, method, uri, status, verdict, flags, interim_codes, body_bytes, "
+            "retry_of IS NOT NULL")
+    mine = query(db, f"SELECT {cols} FROM exchanges WHERE run_id = ? ORDER BY id",
+                 (live.run_id,))
+    theirs = query(ref, f"SELECT {cols} FROM exchanges ORDER BY id")
+    C.eq(mine, theirs, "live --workers 2 against analyze of tcpdump's capture: every "
+         "exchange but its times, in id order")
+    # one line, no database, for what cannot go together
+    dbx = os.path.join(lab.tmp, "refused.db")
+    p = lab.run(lab.ns_s, [binary, "live", "--db", dbx, "-i", lab.if_s, "--workers", "2",
+                           "--save-pcap", lab.tmp], timeout=TIMEOUT)
+    one_line_error(p, 2, "--save-pcap works with one analysis thread", "--save-pcap with "
+                   "--workers 2")
+    C.check(not os.path.exists(dbx), "--save-pcap with --workers 2: no database created")
+
+
+AREAS = {"verdicts": area_verdicts, "workers": area_workers, "privileges": area_privileges, "drops": area_drops,
          "retention": area_retention, "metrics": area_metrics,
          "late_refusals": area_late_refusals, "stop_under_load": area_stop_under_load,
          "evidence": area_evidence}
