@@ -14,7 +14,9 @@ no row shows as "dangling"). Text that names an exchange the way path_evidence d
 "(exchange 12)", gets the rank too (headers.raw excepted: that is captured bytes).
 runs.started_at and finished_at are wall-clock times and are not compared;
 runs.pending_bytes_peak and ooo_bytes_peak are, with N threads, the sum of each thread's
-peak (docs/options.md, --workers), so they may only be at least the --workers 1 value;
+peak (docs/options.md, --workers) of memory as the allocator holds it, recycled buffers
+included (dissectors/h1.c x_cost), so they are not comparable across N, not even as
+"at least": they are only checked to be there when they are with --workers 1;
 everything else, options included, must be equal. The exit status must be equal too.
 docs/options.md also promises the ids themselves equal for any N: that is checked too
 (IDS_EQUAL), after the rows, with its own message.
@@ -24,7 +26,7 @@ No case reaches a limit (--max-flows, --ooo-cap-mb, --pending-cap-mb): each thre
 - The corpus: tests/pcap (with snaplen/ and paths/, the paths captures with and without
   --proxy), tests/rules, tests/framing, the hand-made captures of tests/rules/handmade.py,
   two captures given at once, and every FUZZ_STRIDE-th file of tests/fuzz/corpus/pcap
-  (hostile, often cut short): N = 1, 2, 4.
+  (hostile, often cut short; ES_WORKERS_FUZZ_STRIDE=1 for all): N = 1, 2, 4.
 - retry417.py's capture: 48 417s each retried on a new connection (client port), so some
   retry lands on another worker than its 417 unless the hash is broken (chance 2^-48):
   N = 1, 2, 3, 4, 64. Every /up/K retry must be retry_after_417 with retry_of naming
@@ -64,10 +66,10 @@ import retry417  # noqa: E402
 PROXY = "10.231.1.2,10.231.2.1"  # as tests/pcap/paths/check_paths.py
 WORKERS = (1, 2, 4)
 WORKERS_RETRY = (1, 2, 3, 4, 64)
-FUZZ_STRIDE = 8
+FUZZ_STRIDE = int(os.environ.get("ES_WORKERS_FUZZ_STRIDE", "8"))  # 1: all 491
 WALL_CLOCK = {("runs", "started_at"), ("runs", "finished_at")}
 IDS_EQUAL = True  # docs/options.md: "the database rows, ids included, are the same"
-SUM_OF_PEAKS = {("runs", "pending_bytes_peak"), ("runs", "ooo_bytes_peak")}  # >= N=1's
+SUM_OF_PEAKS = {("runs", "pending_bytes_peak"), ("runs", "ooo_bytes_peak")}  # present
 NOT_REWRITTEN = {"headers"}  # captured bytes: never rewrite "(exchange N)" in them
 EXCHANGE_REF = re.compile(r"\(exchange (\d+)\)")
 TIMEOUT = 600
@@ -173,8 +175,10 @@ def show(v, width=100):
 
 
 def differ(table, col, one, this):
-    if (table, col) in SUM_OF_PEAKS and isinstance(one, int) and isinstance(this, int):
-        return this < one  # the sum of the threads' peaks is at least the peak of one
+    if (table, col) in SUM_OF_PEAKS:
+        # with N = 2, tests/pcap/paths/apache-no100.pcap gives 3952 against 4288: each
+        # thread recycles its own exchanges, whose kept buffers are charged
+        return (one is None) != (this is None)
     return one != this
 
 
