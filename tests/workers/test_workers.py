@@ -34,11 +34,12 @@ No case reaches a limit (--max-flows, --ooo-cap-mb, --pending-cap-mb): each thre
   (the 417s' connections, the rest) given at once.
 - A large capture: $ES_WORKERS_BIG, else SRCDIR/bench/out/bench-1g.pcap when it is
   there, else one of about 100k packets written by bench/gen-http-pcap.py: N = 1, 2, 4.
-- --workers 0, 65 and "two" are refused (exit 2) and write no run.
+- --workers 0, 65, "two" and -1 are refused (exit 2) and write no run.
 
 Before all that the comparison checks itself: the retry417 database with its ids
 renumbered (order kept) must compare equal, and the same with one retry_of moved must
-not.
+not. ES_WORKERS_SIMULATE=1 runs the whole script with N > 1 simulated that way (no
+--workers passed), to check the script and not the binary.
 
 Exit 0 when every check passed, 1 otherwise, 77 (skipped) when the sqlite3 module is
 missing.
