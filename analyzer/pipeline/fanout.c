@@ -71,10 +71,6 @@ struct worker {
     unsigned idx;
     pthread_t th;
     bool started;
-    /* set up by the thread itself (nDPI's automata take tens of ms: in parallel) */
-    const struct track_config *cfg; /* during fanout_new() only */
-    int ready;            /* under fo->mu: 0 setting up, 1 ready, -1 failed (err) */
-    char err[160];
     struct track *tr;
     uint64_t done;        /* rounds finished; under fo->mu */
     /* the reader's: the run's ids of this track's open flows (by slot) and exchanges */
@@ -226,15 +222,6 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct fanout *fo = w->fo;
-    struct track_hooks hooks = { on_exchange, on_release, on_flow_new, on_exchange_id, w };
-    struct track *tr = track_new(w->cfg, &hooks, w->err, sizeof w->err);
-    pthread_mutex_lock(&fo->mu);
-    w->tr = tr;
-    w->ready = tr ? 1 : -1;
-    pthread_cond_broadcast(&fo->done);
-    pthread_mutex_unlock(&fo->mu);
-    if (!tr)
-        return NULL;
     for (;;) {
         pthread_mutex_lock(&fo->mu);
         while (w->done == fo->dispatched && !fo->quit)
@@ -334,32 +321,17 @@ struct fanout *fanout_new(unsigned n, const struct track_config *cfg, fanout_eve
         fanout_free(fo);
         return NULL;
     }
+    /* The tracks are set up here, one after the other: nDPI's set-up (libgcrypt's
+     * first initialisation) is not safe in two threads at once. */
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &fo->w[i];
         w->fo = fo;
         w->idx = i;
-        w->cfg = cfg;
-        if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
-            snprintf(err, err_len, "cannot start analysis thread %u of %u", i + 1, n);
+        struct track_hooks hooks = { on_exchange, on_release, on_flow_new, on_exchange_id, w };
+        if (!(w->tr = track_new(cfg, &hooks, err, err_len))) {
             fanout_free(fo);
             return NULL;
         }
-        w->started = true;
-    }
-    /* every thread has set up its track, or says why it could not */
-    const char *failed = NULL;
-    pthread_mutex_lock(&fo->mu);
-    for (unsigned i = 0; i < n; i++) {
-        while (!fo->w[i].ready)
-            pthread_cond_wait(&fo->done, &fo->mu);
-        if (fo->w[i].ready < 0 && !failed)
-            failed = fo->w[i].err;
-    }
-    pthread_mutex_unlock(&fo->mu);
-    if (failed) {
-        snprintf(err, err_len, "%s", failed);
-        fanout_free(fo);
-        return NULL;
     }
     fo->slots_per_track = flow_table_capacity(track_flows(fo->w[0].tr));
     for (unsigned i = 0; i < n; i++)
@@ -369,6 +341,14 @@ struct fanout *fanout_new(unsigned n, const struct track_config *cfg, fanout_eve
             fanout_free(fo);
             return NULL;
         }
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&fo->w[i].th, NULL, worker_main, &fo->w[i]) != 0) {
+            snprintf(err, err_len, "cannot start analysis thread %u of %u", i + 1, n);
+            fanout_free(fo);
+            return NULL;
+        }
+        fo->w[i].started = true;
+    }
     return fo;
 }
 
