@@ -388,8 +388,9 @@ uint32_t flow_packet_hash(const struct dec_pkt *p)
     uint64_t h = (a[0] ^ b[0]) * 0x9e3779b97f4a7c15ull;
     h = (h ^ (h >> 29) ^ a[1] ^ b[1]) * 0xbf58476d1ce4e5b9ull;
     h ^= (uint64_t)(p->sport ^ p->dport) << 32 ^ (uint64_t)p->vlan_outer << 16 ^ p->vlan_inner;
-    h *= 0x94d049bb133111ebull;
-    return (uint32_t)(h >> 32);
+    h = (h ^ (h >> 31)) * 0x94d049bb133111ebull; /* splitmix64's finish: every input bit */
+    h ^= h >> 29;                                 /* reaches the low bits a modulo keeps */
+    return (uint32_t)h;
 }
 
 struct flow_hit flow_table_packet(struct flow_table *t, const struct dec_pkt *p)

@@ -266,6 +266,12 @@ static void summary(FILE *out, struct analyze *a, const struct pipeline_totals *
     fprintf(out, "%" PRIu64 " packets, %" PRIu64 " TCP flows (%" PRIu64 " with HTTP), %" PRIu64
             " HTTP exchanges%s\n", t->source.packets, t->flows.created, t->http_flows,
             hs->exchanges, t->source.truncated ? "; input truncated" : "");
+    if (t->workers > 1)
+        fprintf(out, "analysis threads: %u; the busiest followed %.0f%% of the TCP packets%s\n",
+                t->workers,
+                t->tcp_packets ? 100.0 * (double)t->busiest_thread_packets /
+                                     (double)t->tcp_packets : 0.0,
+                t->handoff_alloc_failures ? "; out of memory: some packets were lost" : "");
     if (t->first_packet_us) {
         fputs("capture: ", out);
         put_when(out, t->first_packet_us, true);

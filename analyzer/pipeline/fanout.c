@@ -71,6 +71,7 @@ struct worker {
     unsigned idx;
     pthread_t th;
     bool started;
+    uint64_t packets;     /* the reader's: TCP packets handed to this thread */
     struct track *tr;
     uint64_t done;        /* rounds finished; under fo->mu */
     /* the reader's: the run's ids of this track's open flows (by slot) and exchanges */
@@ -321,6 +322,8 @@ struct fanout *fanout_new(unsigned n, const struct track_config *cfg, fanout_eve
         fanout_free(fo);
         return NULL;
     }
+    /* The tracks are set up here, one after the other: nDPI's set-up (libgcrypt's
+     * first initialisation) is not safe in two threads at once. */
     for (unsigned i = 0; i < n; i++) {
         struct worker *w = &fo->w[i];
         w->fo = fo;
@@ -583,6 +586,7 @@ void fanout_packet(struct fanout *fo, const struct dec_pkt *d)
         fo->next_sweep = fo->clock + FLOW_SWEEP_EVERY_US;
     }
     unsigned w = flow_packet_hash(d) % fo->n;
+    fo->w[w].packets++;
     /* the packet from its IP header on (nDPI reads it), its payload inside it */
     uint32_t l3 = d->l3 ? add_bytes(fo, w, d->l3, d->l3_len) : NO_OFF;
     uint32_t pay = NO_OFF;
@@ -641,6 +645,16 @@ void fanout_stats(const struct fanout *fo, struct track_stats *sum)
     *sum = (struct track_stats){ 0 };
     for (unsigned i = 0; i < fo->n; i++)
         track_stats_add(sum, &fo->snap[i]);
+}
+
+void fanout_balance(const struct fanout *fo, uint64_t *busiest, uint64_t *total)
+{
+    *busiest = *total = 0;
+    for (unsigned i = 0; i < fo->n; i++) {
+        *total += fo->w[i].packets;
+        if (fo->w[i].packets > *busiest)
+            *busiest = fo->w[i].packets;
+    }
 }
 
 uint64_t fanout_alloc_failures(const struct fanout *fo)

@@ -87,6 +87,10 @@ void fanout_finish(struct fanout *fo);
 /* The counters of all tracks, as of the last round taken back. */
 void fanout_stats(const struct fanout *fo, struct track_stats *sum);
 
+/* TCP packets handed to the busiest thread, and to all of them (balance: a few huge
+ * connections can load one thread more than the others). */
+void fanout_balance(const struct fanout *fo, uint64_t *busiest, uint64_t *total);
+
 /* Packets or events dropped because memory ran out (never otherwise). */
 uint64_t fanout_alloc_failures(const struct fanout *fo);
 

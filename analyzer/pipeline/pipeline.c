@@ -390,6 +390,12 @@ const struct pipeline_totals *pipeline_totals(struct pipeline *p)
     t->http = ts.http;
     t->ndpi_packets = ts.ndpi_packets;
     t->detached_flows = ts.detached_flows;
+    t->workers = p->fanout ? p->cfg.workers : 1;
+    t->tcp_packets = t->busiest_thread_packets = p->pkt_no;
+    if (p->fanout) {
+        fanout_balance(p->fanout, &t->busiest_thread_packets, &t->tcp_packets);
+        t->handoff_alloc_failures = fanout_alloc_failures(p->fanout);
+    }
     if (p->verdict)
         t->verdicts = *verdict_stats(p->verdict);
     if (p->hops)

@@ -111,6 +111,11 @@ struct pipeline_totals {
                                        cut (decode.h payload_cut) */
     uint64_t one_sided_flows;       /* finished HTTP flows seen one way only
                                        (flow_one_sided()) */
+    /* --workers */
+    unsigned workers;               /* analysis threads: 1, or N of the fan-out */
+    uint64_t busiest_thread_packets;/* TCP packets the busiest thread followed */
+    uint64_t tcp_packets;           /* TCP packets handed to the threads */
+    uint64_t handoff_alloc_failures;/* packets or events the hand-off lost: no memory */
     bool ended;                     /* the source reported its end */
     bool source_failed;             /* the source reported an error (a read error, an
                                        interface that went away) */
