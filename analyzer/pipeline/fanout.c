@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A round goes out when its batches together hold this many packets or bytes; this many rounds can be in flight (filled, being analysed, or finished and
- * not yet taken back). */
+/* A round goes out when its batches together hold this many packets or bytes; this
+ * many rounds can be in flight (filled, being analysed, or finished and not yet taken
+ * back). */
 #define ROUND_PACKETS 2048u
 #define ROUND_BYTES (2u << 20)
 #define ROUNDS 6u
@@ -358,7 +359,7 @@ uint32_t fanout_slots(const struct fanout *fo)
     return fo->slots_per_track * fo->n;
 }
 
-static bool entry_less(const struct event *a, const struct event *b)
+static bool event_less(const struct event *a, const struct event *b)
 {
     if (a->k != b->k)
         return a->k < b->k;
@@ -489,7 +490,7 @@ static bool take(struct fanout *fo, bool wait)
         int best = -1;
         for (unsigned i = 0; i < fo->n; i++)
             if (pos[i] < rd->out[i].n &&
-                (best < 0 || entry_less(&rd->out[i].v[pos[i]], &rd->out[best].v[pos[best]])))
+                (best < 0 || event_less(&rd->out[i].v[pos[i]], &rd->out[best].v[pos[best]])))
                 best = (int)i;
         if (best < 0)
             break;
