@@ -541,19 +541,31 @@ def area_inputs(binary, srcdir, tmp):
 
 
 def area_contrib(binary, srcdir, tmp):
-    """The shipped systemd unit is valid and hardened as docs/live.md says."""
-    unit = os.path.join(srcdir, "contrib", "expectscope-live@.service")
-    text = open(unit, encoding="utf-8").read()
-    for want in ("DynamicUser=yes", "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
-                 "ProtectSystem=strict", "NoNewPrivileges=yes", "expectscope live"):
-        C.check(want in text, f"the unit has {want}")
-    inst = os.path.join(tmp, "expectscope-live@eth1.service")
-    with open(inst, "w", encoding="utf-8") as f:  # the built binary stands in for /usr/local
-        f.write(text.replace("/usr/local/bin/expectscope", binary))
-    p = subprocess.run(["systemd-analyze", "verify", "--man=no", inst], capture_output=True,
-                       text=True, env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
-    C.check(p.returncode == 0 and not p.stderr.strip(),
-            f"systemd-analyze verify: {p.returncode} {p.stderr.strip()}")
+    """The shipped systemd units are valid and hardened as docs/live.md and docs/fleet.md
+    say, and run as one dynamic user (push writes its progress into live's database)."""
+    wants = {"live": ("DynamicUser=yes", "User=expectscope",
+                      "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
+                      "ProtectSystem=strict", "NoNewPrivileges=yes", "expectscope live",
+                      "StateDirectory=expectscope "),
+             "push": ("DynamicUser=yes", "User=expectscope", "CapabilityBoundingSet=\n",
+                      "ProtectSystem=strict", "NoNewPrivileges=yes",
+                      "expectscope push --follow --db /var/lib/expectscope/%i.db",
+                      "--clickhouse ${EXPECTSCOPE_CLICKHOUSE}",
+                      "EnvironmentFile=/etc/expectscope/push.env",
+                      "StateDirectory=expectscope\n")}
+    for name, want_all in wants.items():
+        unit = os.path.join(srcdir, "contrib", f"expectscope-{name}@.service")
+        text = open(unit, encoding="utf-8").read()
+        for want in want_all:
+            C.check(want in text, f"the {name} unit has {want!r}")
+        inst = os.path.join(tmp, f"expectscope-{name}@eth1.service")
+        with open(inst, "w", encoding="utf-8") as f:  # the built binary for /usr/local
+            f.write(text.replace("/usr/local/bin/expectscope", binary))
+        p = subprocess.run(["systemd-analyze", "verify", "--man=no", inst],
+                           capture_output=True, text=True,
+                           env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
+        C.check(p.returncode == 0 and not p.stderr.strip(),
+                f"systemd-analyze verify {name}: {p.returncode} {p.stderr.strip()}")
 
 
 def area_paths(binary, srcdir, tmp):
