@@ -350,7 +350,9 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f)
     size_t n = (size_t)snprintf(sql, sizeof sql,
         "SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan,"
         " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict,"
-        " f.missing_bytes AS flow_missing_bytes"
+        " f.missing_bytes AS flow_missing_bytes,"
+        " (SELECT GROUP_CONCAT(rule, ',') FROM (SELECT rule FROM violations v"
+        "  WHERE v.exchange_id = e.id ORDER BY v.id)) AS violations"
         " FROM exchanges e LEFT JOIN flows f ON f.id = e.flow_id WHERE 1");
     if (f->n_verdicts) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, " AND e.verdict IN (");

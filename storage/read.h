@@ -91,8 +91,10 @@ struct dbr_filter {
 /* Exchanges matching f with their flow's endpoints (a left join: the exchanges of a
  * live run whose flow is still open come too), in time order, then by id. Columns:
  * every exchanges column, then client_ip, client_port, server_ip, server_port, vlan,
- * l7_protocol, flow_end_reason, flow_verdict, flow_missing_bytes. NULL on error, or
- * when f asks for more verdicts than exist. */
+ * l7_protocol, flow_end_reason, flow_verdict, flow_missing_bytes, and violations: the
+ * rule IDs the exchange broke, comma-separated in the order found (a rule found twice
+ * comes twice), NULL when none; a flow's violations that name no exchange are not in
+ * it. NULL on error, or when f asks for more verdicts than exist. */
 struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f);
 
 /* The stored header blocks of one exchange: direction ('request', 'interim',

@@ -53,7 +53,7 @@ static const char *const col_names[XC_COUNT] = {
     [XC_CLIENT_IP] = "client_ip", [XC_CLIENT_PORT] = "client_port",
     [XC_SERVER_IP] = "server_ip", [XC_SERVER_PORT] = "server_port", [XC_VLAN] = "vlan",
     [XC_L7_PROTOCOL] = "l7_protocol", [XC_FLOW_END_REASON] = "flow_end_reason",
-    [XC_FLOW_VERDICT] = "flow_verdict",
+    [XC_FLOW_VERDICT] = "flow_verdict", [XC_VIOLATIONS] = "violations",
 };
 
 const char *xcol_name(enum xcol c)

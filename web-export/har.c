@@ -713,6 +713,8 @@ static int row(struct xrow *x)
     member(x, "_verdict", XC_VERDICT);
     fputs(",\"_flags\":", out);
     xjson_list(x, XC_FLAGS, false);
+    fputs(",\"_violations\":", out);
+    xjson_list(x, XC_VIOLATIONS, false);
     bool incomplete = xrow_null(x, XC_T_HDR) || xrow_null(x, XC_STATUS) ||
                       xrow_null(x, XC_END_MS);
     fprintf(out, ",\"_incomplete\":%s", incomplete ? "true" : "false");

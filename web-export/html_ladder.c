@@ -1,12 +1,14 @@
-/* html_ladder.c: one exchange of the HTML report as a ladder diagram with its raw header
- * blocks, and the writers of captured text the report shares (html.h). Owns nothing:
- * the row and its header blocks are borrowed from xrow for the call. */
+/* html_ladder.c: one exchange of the HTML report as a ladder diagram with the rules it
+ * broke and its raw header blocks, and the writers of captured text the report shares
+ * (html.h). Owns nothing: the row and its header blocks are borrowed from xrow for the
+ * call. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
 #include "html.h"
+#include "rules.h"
 
 enum {
     LADDER_TEXT_BYTES = 60, /* captured bytes in a label; the blocks below hold them all */
@@ -250,6 +252,46 @@ static void ladder_svg(FILE *out, const struct xrow *x)
     fputs("</svg>\n", out);
 }
 
+/* The rules the exchange (or its flow) broke, as `show` lists them: ID, level, RFC
+ * section, what the rule says, and what the wire showed. Nothing when none. 0, or -1
+ * with x->err set. */
+static int broken_rules(FILE *out, struct xrow *x)
+{
+    struct dbr_rows *rows = dbr_violations(x->r, xrow_int(x, XC_ID));
+    if (!rows) {
+        snprintf(x->err, sizeof x->err, "%s", dbr_error(x->r));
+        return -1;
+    }
+    int rc, n = 0;
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len = 0, dlen = 0;
+        const char *name = dbr_text(rows, 0, &len);
+        const char *detail = dbr_text(rows, 1, &dlen);
+        enum rule_id id = name ? rule_from_name(name, len) : R_COUNT;
+        if (!n++)
+            fputs("<div class=\"rules\"><h4>rules broken (docs/rules.md)</h4><ul>", out);
+        fputs("<li><b>", out);
+        if (name)
+            html_cut(out, name, len, 8);
+        fputs("</b>", out);
+        if (id != R_COUNT)
+            fprintf(out, " %s, %s: %s", rule_level(id), rule_section(id), rule_summary(id));
+        if (detail) {
+            fputs(" \xc2\xb7 ", out);
+            html_cut(out, detail, dlen, 400);
+        }
+        fputs("</li>", out);
+    }
+    if (n)
+        fputs("</ul></div>\n", out);
+    dbr_rows_free(rows);
+    if (rc < 0) {
+        snprintf(x->err, sizeof x->err, "%s", dbr_error(x->r));
+        return -1;
+    }
+    return 0;
+}
+
 /* A header block as captured, line by line: a CRLF ends a line as usual; a bare LF is
  * shown as \x0a before the line break (so the two can be told apart and every byte
  * recovered); every other byte as escape.h's display text, HTML-escaped. The newline
@@ -319,7 +361,7 @@ int html_ladder(FILE *out, struct xrow *x, const char *vclass)
     ladder_svg(out, x);
     if (xrow_null(x, XC_STATUS))
         fputs("<p class=\"note\">No final response in the capture.</p>\n", out);
-    if (xrow_blocks(x) != 0)
+    if (broken_rules(out, x) != 0 || xrow_blocks(x) != 0)
         return -1;
     if (x->request.set || x->interim.set || x->response.set) {
         fputs("<div class=\"hb\">", out);

@@ -14,7 +14,7 @@ static const enum xcol members[] = {
     XC_RESPONSE_VERSION, XC_SERVER, XC_VIA, XC_WAIT_MS, XC_CONTINUE_MS, XC_FINAL_MS,
     XC_BODY_END_MS, XC_END_MS, XC_VERDICT, XC_FLAGS, XC_RETRY_OF, XC_ANSWERED_BY,
     XC_INTERMEDIARY, XC_PATH_EVIDENCE, XC_FLOW_VERDICT, XC_FLOW_END_REASON,
-    XC_L7_PROTOCOL,
+    XC_L7_PROTOCOL, XC_VIOLATIONS,
 };
 
 static int row(struct xrow *x)
@@ -33,6 +33,7 @@ static int row(struct xrow *x)
             xjson_list(x, c, true);
             break;
         case XC_FLAGS:
+        case XC_VIOLATIONS:
             xjson_list(x, c, false);
             break;
         default:

@@ -18,7 +18,9 @@ def rows(db, where="1", args=()):
     con.text_factory = bytes  # captured bytes may be anything: NUL, invalid UTF-8
     out = [dict(r) for r in con.execute(
         "SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan,"
-        " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict"
+        " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict,"
+        " (SELECT GROUP_CONCAT(rule) FROM (SELECT rule FROM violations v"
+        "  WHERE v.exchange_id = e.id ORDER BY v.id)) AS violations"
         " FROM exchanges e LEFT JOIN flows f ON f.id = e.flow_id"
         f" WHERE {where} ORDER BY e.ts, e.id", args)]
     con.close()
@@ -185,6 +187,7 @@ def check_entry(check, e, row, blk):
     eq(e["_seq"], row["seq"], "_seq")
     eq(e["_verdict"], _s(row["verdict"]), "_verdict")
     eq(e["_flags"], [dt(f) for f in _items(row["flags"])], "_flags")
+    eq(e["_violations"], [dt(v) for v in _items(row["violations"])], "_violations")
     eq(e["_expect"], _s(row["expect"]), "_expect")
     for name in ("wait_ms", "continue_ms", "final_ms", "body_end_ms", "end_ms"):
         check(_near(e["_" + name], row[name]), f"entry {i}: _{name} {e['_' + name]!r} vs "

@@ -15,6 +15,9 @@ AREA is one of:
            exchange in time order, header values equal to the stored header blocks
            (or built from the columns for plain exchanges), _interim equal to
            interim_codes/interim_ms, every _ field equal to its column.
+  rules    the rules each exchange broke: NDJSON's violations and HAR's _violations
+           equal the violations table's rows of the exchange in order; each ladder of
+           the HTML report lists those and its flow's, with level, RFC section, detail.
   hostile  a hand-made capture of hostile bytes (hostile.py: markup, quotes, NUL and
            other controls, invalid UTF-8, C1, U+2028, formula prefixes, tab, CR) through
            every format: valid UTF-8, no raw control byte, each value equal to the
@@ -31,6 +34,7 @@ Exit 0 when every check passed, 1 otherwise.
 import csv
 import datetime
 import glob
+import html
 import io
 import json
 import os
@@ -63,6 +67,7 @@ MEMBERS = [
     ("end_ms", float), ("verdict", str), ("flags", list), ("retry_of", int),
     ("answered_by", str), ("intermediary", str), ("path_evidence", str),
     ("flow_verdict", str), ("flow_end_reason", str), ("l7_protocol", str),
+    ("violations", list),
 ]
 NAMES = [m for m, _ in MEMBERS]
 FLOW_COLS = {"client_ip", "client_port", "server_ip", "server_port", "vlan", "l7_protocol"}
@@ -110,7 +115,9 @@ def db_rows(db, where="1", args=()):
     con.row_factory = sqlite3.Row
     rows = con.execute(
         "SELECT e.*, f.client_ip, f.client_port, f.server_ip, f.server_port, f.vlan,"
-        " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict"
+        " f.l7_protocol, f.end_reason AS flow_end_reason, f.verdict AS flow_verdict,"
+        " (SELECT GROUP_CONCAT(rule) FROM (SELECT rule FROM violations v"
+        "  WHERE v.exchange_id = e.id ORDER BY v.id)) AS violations"
         " FROM exchanges e LEFT JOIN flows f ON f.id = e.flow_id"
         f" WHERE {where} ORDER BY e.ts, e.id", args).fetchall()
     con.close()
@@ -134,7 +141,7 @@ def expected(row):
             v = [int(x) for x in split(v)]
         elif name == "interim_ms":
             v = [float(x) for x in split(v)]
-        elif name == "flags":
+        elif name in ("flags", "violations"):
             v = split(v)
         out[name] = v
     return out
@@ -210,10 +217,52 @@ def area_ndjson(binary, srcdir, tmp):
             t = obj["time"]
             C.check(len(t) == 27 and t.endswith("Z") and t[10] == "T",
                     f"exchange {row['id']}: time {t!r} is ISO 8601 UTC with microseconds")
-    for name in ("interim_codes", "flags", "interim_ms"):
+    for name in ("interim_codes", "flags", "interim_ms", "violations"):
         C.check(all(json.loads(l)[name] is not None for l in lines), f"{name} is never null")
+    C.check(any(json.loads(l)["violations"] == ["S6", "S7", "S15"] for l in lines),
+            "expect-417-retry-same-conn: violations [S6, S7, S15]")
     C.check(any(json.loads(l)["interim_codes"] == [103, 100] for l in lines),
             "103-then-100: interim_codes [103, 100]")
+
+
+def area_rules(binary, srcdir, tmp):
+    """The rules each exchange broke, in every format: NDJSON's violations and HAR's
+    _violations are the exchange's own rule IDs in the order found; the HTML report
+    lists, under each ladder, those and its flow's (as `show` does), with details."""
+    db = corpus_db(binary, srcdir, tmp)
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    own, shown = {}, {}
+    for xid, rule, detail, flow_level in con.execute(
+            "SELECT e.id, v.rule, v.detail, v.exchange_id IS NULL FROM exchanges e"
+            " JOIN violations v ON v.exchange_id = e.id"
+            "  OR (v.exchange_id IS NULL AND v.flow_id = e.flow_id) ORDER BY e.id, v.id"):
+        if not flow_level:
+            own.setdefault(xid, []).append(rule)
+        shown.setdefault(xid, []).append((rule, detail))
+    con.close()
+    C.check(len(own) >= 10, f"the corpus has exchanges that break rules ({len(own)})")
+    nd = {o["id"]: o["violations"] for o in
+          (json.loads(l) for l in export(binary, db, "ndjson", [], tmp).decode().splitlines())}
+    for xid, got in nd.items():
+        C.eq(got, own.get(xid, []), f"NDJSON exchange {xid}: violations")
+    har = json.loads(export(binary, db, "har", [], tmp).decode())["log"]["entries"]
+    for e in har:
+        C.eq(e["_violations"], own.get(e["_id"], []), f"HAR entry {e['_id']}: _violations")
+    page = export(binary, db, "html", [], tmp).decode()
+    ladders = re.findall(r'<section class="ladder" id="x(\d+)".*?</section>', page, re.S)
+    bodies = re.findall(r'<section class="ladder" id="x\d+".*?</section>', page, re.S)
+    C.check(len(ladders) >= 10, f"the report has ladders ({len(ladders)})")
+    listed = 0
+    for xid, body in zip(ladders, bodies):
+        items = re.findall(r"<li><b>([^<]*)</b>(.*?)</li>", body)
+        want = shown.get(int(xid), [])
+        C.eq([r for r, _ in items], [r for r, _ in want], f"HTML ladder {xid}: rules")
+        for (rule, text), (_, detail) in zip(items, want):
+            C.check(html.unescape(text).endswith(detail or ""),
+                    f"HTML ladder {xid}: {rule} shows its detail: {text!r}")
+            C.check(" RFC 911" in text, f"HTML ladder {xid}: {rule} names its RFC section")
+        listed += bool(items)
+    C.check(listed >= 5, f"ladders list the rules broken ({listed})")
 
 
 def area_csv(binary, srcdir, tmp):
@@ -555,7 +604,7 @@ def area_hostile(binary, srcdir, tmp):
 
 
 AREAS = {"har": area_har, "hostile": area_hostile, "ndjson": area_ndjson, "csv": area_csv, "filters": area_filters,
-         "output": area_output}
+         "output": area_output, "rules": area_rules}
 
 
 def main():
