@@ -14,6 +14,7 @@
 #include "exchange.h"
 #include "flow.h"
 #include "metrics.h"
+#include "rules.h"
 
 /* What is tallied per server. */
 enum { K_417, K_FALLBACK, K_COUNT };
@@ -399,6 +400,12 @@ static void put_all(FILE *out, const struct metrics *m, uint32_t shown,
     family(out, "tunnels_total", "counter",
            "HTTP flows that became a tunnel (101 Switching Protocols, CONNECT 2xx).");
     sample(out, "tunnels_total", t->http.tunnels);
+    family(out, "violations_total", "counter",
+           "Breaches of the Expect/1xx rules, by rule ID (docs/rules.md).");
+    for (int r = 0; r < R_COUNT; r++)
+        if (rule_checked((enum rule_id)r))
+            labelled(out, "violations_total", "rule", rule_name((enum rule_id)r),
+                     t->rules.by_rule[r]);
 
     per_server(out, m, shown, K_417, "server_417_total",
                "Exchanges answered 417 Expectation Failed, by server IP:port: the servers "

@@ -804,6 +804,14 @@ def area_metrics(binary, srcdir, lab):
          "exchanges_total by verdict against the database")
     C.eq(in_db, {"continue_ok": 2, "plain": 1, "timeout_fallback": 2,
                  "expectation_failed": 1, "retry_after_417": 1}, "the verdicts in the database")
+    by_rule = {dict(k[1]).get("rule"): int(v) for k, v in m.items()
+               if k[0] == "expectscope_violations_total"}
+    rules_db = dict(query(db, "SELECT rule, COUNT(*) FROM violations WHERE run_id = ?"
+                          " GROUP BY rule", (live.run_id,)))
+    C.check(len(by_rule) >= 10, f"violations_total has every checked rule ({len(by_rule)})")
+    C.eq({r: n for r, n in by_rule.items() if n}, rules_db,
+         "violations_total by rule against the database")
+    C.check(rules_db, f"the 417 and the fallbacks broke rules ({rules_db})")
 
     def metric(name, **labels):
         return m.get((name, frozenset(labels.items())))

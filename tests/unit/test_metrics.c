@@ -58,6 +58,7 @@ static const char *const families[] = {
     "expectscope_framing_errors_total",
     "expectscope_stray_interims_total",
     "expectscope_tunnels_total",
+    "expectscope_violations_total",
     "expectscope_server_417_total",
     "expectscope_server_timeout_fallbacks_total",
     "expectscope_server_table_overflows_total",
@@ -498,6 +499,9 @@ static void mktotals(struct pipeline_totals *t)
         t->flow_verdicts[v] = 2000 + (uint64_t)v;
     }
     t->verdicts.by_verdict[V_UNSOLICITED_100] = 0; /* zeros are written too */
+    for (int r = 0; r < R_COUNT; r++)
+        t->rules.by_rule[r] = 3000 + (uint64_t)r;
+    t->rules.by_rule[R_S7] = 0;
     t->flow_verdicts[V_LATE_100] = 0;
     t->http.orphan_responses = 5;
     t->http.parse_errors = 9;
@@ -590,6 +594,23 @@ static void test_lines(void)
     CHECK_EQ(count_prefix(text, "expectscope_exchanges_total{"), V_COUNT - 1);
     CHECK_EQ(count_prefix(text, "expectscope_flows_by_verdict_total{"), V_COUNT - 1);
     CHECK(strstr(text, "verdict=\"none\"") == NULL);
+    check_case("every rule checked, zeros too; none that is not checked");
+    int checked = 0;
+    for (int r = 0; r < R_COUNT; r++) {
+        char line[200];
+        snprintf(line, sizeof line, "expectscope_violations_total{rule=\"%s\"} ",
+                 rule_name((enum rule_id)r));
+        if (!rule_checked((enum rule_id)r)) {
+            CHECK(strstr(text, line) == NULL);
+            continue;
+        }
+        checked++;
+        snprintf(line, sizeof line, "expectscope_violations_total{rule=\"%s\"} %d",
+                 rule_name((enum rule_id)r), r == R_S7 ? 0 : 3000 + r);
+        CHECK(has_line(text, line));
+    }
+    CHECK(checked >= 10);
+    CHECK_EQ(count_prefix(text, "expectscope_violations_total{"), checked);
     check_case("server lines: two by name and other");
     CHECK_EQ(count_prefix(text, "expectscope_server_417_total{"), 3);
     CHECK_EQ(count_prefix(text, "expectscope_server_timeout_fallbacks_total{"), 3);
@@ -968,6 +989,8 @@ static int write_sample(const char *path)
     t.flow_verdicts[V_TIMEOUT_FALLBACK] = 9;
     t.flow_verdicts[V_PLAIN] = 2097;
     t.http.parse_errors = 1;
+    t.rules.by_rule[R_S6] = 4;
+    t.rules.by_rule[R_S15] = 6;
     uint64_t now = now_us();
     t.first_packet_us = now - 3600000000u;
     t.last_packet_us = now - 250000u;
