@@ -48,14 +48,14 @@ void pipeline_config_json(const struct pipeline_config *cfg, char *buf, size_t l
     int k = snprintf(buf, len,
                      "{\"no_wait_ms\":%.3f,\"retry_window_s\":%.3f,\"stall_ms\":%.3f,"
                      "\"max_flows\":%u,\"tcp_timeout_s\":%.0f,\"ooo_cap_mb\":%llu,"
-                     "\"pending_cap_mb\":%llu,\"paths\":%s",
+                     "\"pending_cap_mb\":%llu,\"paths\":%s,\"workers\":%u",
                      (double)cfg->verdict.no_wait_us / 1e3,
                      (double)cfg->verdict.retry_window_us / 1e6,
                      (double)cfg->verdict.stall_us / 1e3, cfg->flow.max_flows,
                      (double)cfg->flow.idle_us / 1e6,
                      (unsigned long long)(cfg->ooo_cap_bytes >> 20),
                      (unsigned long long)(cfg->pending_cap_bytes >> 20),
-                     cfg->paths ? "true" : "false");
+                     cfg->paths ? "true" : "false", cfg->workers > 1 ? cfg->workers : 1);
     used = k > 0 ? (size_t)k : 0;
     /* the declared proxies: one string per proxy, its addresses joined by commas */
     for (size_t i = 0; i < cfg->n_proxies && used < len; i++) {

@@ -17,7 +17,8 @@ runs.pending_bytes_peak and ooo_bytes_peak are, with N threads, the sum of each 
 peak (docs/options.md, --workers) of memory as the allocator holds it, recycled buffers
 included (dissectors/h1.c x_cost), so they are not comparable across N, not even as
 "at least": they are only checked to be there when they are with --workers 1;
-everything else, options included, must be equal. The exit status must be equal too.
+runs.options records the thread count ("workers": N, checked to be N); everything
+else, the other options included, must be equal. The exit status must be equal too.
 docs/options.md also promises the ids themselves equal for any N: that is checked too
 (IDS_EQUAL), after the rows, with its own message.
 No case reaches a limit (--max-flows, --ooo-cap-mb, --pending-cap-mb): each thread gets
@@ -53,6 +54,7 @@ missing.
 """
 import concurrent.futures
 import glob
+import json
 import os
 import re
 import shutil
@@ -195,12 +197,34 @@ def canon_value(shape, table, col, v):
     return v
 
 
+def without_workers(options):
+    try:
+        o = json.loads(options)
+    except (TypeError, ValueError):
+        return options
+    o.pop("workers", None)
+    return o
+
+
+def recorded_workers(db):
+    """runs.options' workers of every run."""
+    con = sqlite3.connect(db)
+    try:
+        return [json.loads(o).get("workers") for (o,) in con.execute(
+            "SELECT options FROM runs ORDER BY id")]
+    finally:
+        con.close()
+
+
 def show(v, width=100):
     s = repr(v)
     return s if len(s) <= width else s[:width] + "...(%d chars)" % len(s)
 
 
 def differ(table, col, one, this):
+    if (table, col) == ("runs", "options"):
+        # the thread count is recorded (checked by finish()); every other option is equal
+        return without_workers(one) != without_workers(this)
     if (table, col) in SUM_OF_PEAKS:
         # with N = 2, tests/pcap/paths/apache-no100.pcap gives 3952 against 4288: each
         # thread recycles its own exchanges, whose kept buffers are charged
@@ -422,6 +446,11 @@ class Runner:
             check(False, "%s: analyze does not take --workers: %s" % (name, ref_err.strip()))
             ok = False
             res = {}
+        if res and not SIMULATE and os.path.exists(ref_db):
+            rec = recorded_workers(ref_db)
+            if not check(all(w == 1 for w in rec),
+                         "%s --workers 1: runs.options records workers %s" % (name, rec)):
+                ok = False
         for n, (db, (rc, err)) in res.items():
             if n == 1:
                 continue
@@ -434,6 +463,10 @@ class Runner:
             if not os.path.exists(ref_db) and not os.path.exists(db):
                 continue  # refused before opening a database, for every N
             msgs = compare(ref_db, db, what, IDS_EQUAL and not SIMULATE)
+            if not SIMULATE and os.path.exists(db):
+                rec = recorded_workers(db)
+                if any(w != n for w in rec):
+                    msgs.append("%s: runs.options records workers %s" % (what, rec))
             for m in msgs:
                 check(False, m)
             ok = ok and not msgs
