@@ -407,6 +407,16 @@ struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f)
     return rows;
 }
 
+struct dbr_rows *dbr_sensors(struct dbr *r, int64_t run_id)
+{
+    struct dbr_rows *rows = rows_new(r,
+        "SELECT DISTINCT sensor FROM runs WHERE sensor IS NOT NULL"
+        " AND (?1 = 0 OR id = ?1) ORDER BY sensor");
+    if (rows)
+        sqlite3_bind_int64(rows->st, 1, run_id);
+    return rows;
+}
+
 struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id)
 {
     struct dbr_rows *rows = rows_new(r,

@@ -97,6 +97,11 @@ struct dbr_filter {
  * it. NULL on error, or when f asks for more verdicts than exist. */
 struct dbr_rows *dbr_exchanges(struct dbr *r, const struct dbr_filter *f);
 
+/* The sensors that wrote the runs (runs.sensor, --sensor), each once, by name; runs from
+ * before sensors were recorded (NULL) are not among them. Only run run_id's when it is
+ * not 0. One column: sensor. */
+struct dbr_rows *dbr_sensors(struct dbr *r, int64_t run_id);
+
 /* The stored header blocks of one exchange: direction ('request', 'interim',
  * 'response') and raw, in that order. */
 struct dbr_rows *dbr_headers(struct dbr *r, int64_t exchange_id);

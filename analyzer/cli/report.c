@@ -249,6 +249,43 @@ static int rules_section(struct dbr *r, int64_t run, bool json, int width, FILE 
     return rc;
 }
 
+/* The sensors of the runs shown: after the first line ("; sensor NAME", "; sensors A,
+ * B and 3 more"), or as the JSON member "sensors" (every one). 0, or -1 (dbr_error()). */
+enum { REPORT_MAX_SENSORS = 4 }; /* named on the first line; the rest counted */
+
+static int sensors(struct dbr *r, int64_t run, bool json, FILE *out)
+{
+    struct dbr_rows *rows = dbr_sensors(r, run);
+    if (!rows)
+        return -1;
+    char names[REPORT_MAX_SENSORS][80];
+    int rc, n = 0;
+    while ((rc = dbr_next(rows)) == 1) {
+        size_t len = 0;
+        const char *s = dbr_text(rows, 0, &len);
+        if (!s)
+            s = "", len = 0;
+        if (json) {
+            fputs(n ? ", " : ",\n  \"sensors\": [", out);
+            esc_json(out, s, len);
+        } else if (n < REPORT_MAX_SENSORS) {
+            esc_tsv_cut(names[n], sizeof names[n], s, len, 40);
+        }
+        n++;
+    }
+    dbr_rows_free(rows);
+    if (json) {
+        fputs(n ? "]" : ",\n  \"sensors\": []", out);
+    } else if (n) {
+        fputs(n == 1 ? "; sensor " : "; sensors ", out);
+        for (int i = 0; i < n && i < REPORT_MAX_SENSORS; i++)
+            fprintf(out, "%s%s", i ? ", " : "", names[i]);
+        if (n > REPORT_MAX_SENSORS)
+            fprintf(out, " and %d more", n - REPORT_MAX_SENSORS);
+    }
+    return rc;
+}
+
 int cmd_report(const struct options *o)
 {
     char err[700];
@@ -281,10 +318,12 @@ int cmd_report(const struct options *o)
             fputs("null", out);
         fprintf(out, ",\n  \"totals\": {\"runs\": %" PRId64 ", \"flows\": %" PRId64
                      ", \"exchanges\": %" PRId64 "}", tot.runs, tot.flows, tot.exchanges);
+        rc = sensors(r, run, true, out);
     } else if (rc == 0) {
         fprintf(out, "%s: %" PRId64 " runs, %" PRId64 " flows, %" PRId64
                 " exchanges (schema %d.%d)", o->db_path, tot.runs, tot.flows, tot.exchanges,
                 SCHEMA_VERSION, SCHEMA_REVISION);
+        rc = sensors(r, run, false, out);
         if (run)
             fprintf(out, "; showing run %" PRId64, run);
         fputc('\n', out);

@@ -979,8 +979,10 @@ def area_concurrent(binary, srcdir, tmp):
 def area_report(binary, srcdir, tmp):
     dbp = os.path.join(tmp, "r.db")
     pcaps = corpus(srcdir)
-    analyze_ok(binary, dbp, pcaps[: len(pcaps) // 2], tmp, "report: first run")
-    analyze_ok(binary, dbp, pcaps[len(pcaps) // 2:], tmp, "report: second run")
+    analyze_ok(binary, dbp, ["--sensor", "span-b"] + pcaps[: len(pcaps) // 2], tmp,
+               "report: first run")
+    analyze_ok(binary, dbp, ["--sensor", "span-a"] + pcaps[len(pcaps) // 2:], tmp,
+               "report: second run")
     db = connect(dbp)
     runs = q1(db, "SELECT COUNT(*) FROM runs")
     flows = q1(db, "SELECT COUNT(*) FROM flows")
@@ -998,6 +1000,12 @@ def area_report(binary, srcdir, tmp):
     out = p.stdout
     C.check(out.startswith(f"{dbp}: {runs} runs, {flows} flows, {xs} exchanges"),
             f"report: first line {out.splitlines()[:1]}")
+    C.check(out.splitlines()[0].endswith("; sensors span-a, span-b"),
+            f"report: the first line names both sensors: {out.splitlines()[:1]}")
+    p1 = run(binary, ["report", "--db", dbp, "--run", "1"], tmp)
+    C.check(p1.stdout.splitlines()[:1] and
+            p1.stdout.splitlines()[0].endswith("; sensor span-b; showing run 1"),
+            f"report --run 1: its sensor: {p1.stdout.splitlines()[:1]}")
     section = out.split("runs:\n", 1)[1].split("\n\n", 1)[0] if "runs:\n" in out else ""
     rows = [l.split() for l in section.splitlines()[1:]]
     C.eq([r[0] for r in rows], [str(i) for i in range(1, runs + 1)],
@@ -1019,6 +1027,7 @@ def area_report(binary, srcdir, tmp):
     C.eq((j.get("schema_version"), j.get("schema_revision")), (1, int(SCHEMA_REVISION)),
          "report --json: schema version and revision")
     C.eq(j.get("database"), dbp, "report --json: database")
+    C.eq(j.get("sensors"), ["span-a", "span-b"], "report --json: sensors")
     C.eq([r["run"] for r in j.get("runs", [])], list(range(1, runs + 1)),
          "report --json: runs")
     C.eq(sum(r["exchanges"] for r in j.get("runs", [])), xs,
