@@ -27,6 +27,8 @@ struct cslot {
 struct cls {
     struct ndpi_detection_module_struct *ndpi;
     uint32_t n_slots;
+    uint32_t used;      /* slots from here on were never touched (cls_free() walks only
+                           the others: no page faults at the end) */
     struct cslot *slots;
     struct pool_item *spare;
     uint64_t ndpi_packets;
@@ -115,11 +117,19 @@ static void ndpi_feed(struct cls *c, struct cslot *s, const struct dec_pkt *p)
     }
 }
 
+/* Flow f's slot, noting that it has been touched. */
+static struct cslot *slot_of(struct cls *c, const struct flow *f)
+{
+    if (f->slot >= c->used)
+        c->used = f->slot + 1;
+    return &c->slots[f->slot];
+}
+
 enum cls_verdict cls_packet(struct cls *c, const struct flow *f, enum dir d,
                             const struct dec_pkt *p)
 {
     (void)d;
-    struct cslot *s = &c->slots[f->slot];
+    struct cslot *s = slot_of(c, f);
     if (s->verdict != CLS_PENDING && s->ndpi_done)
         return s->verdict;
     if (!s->ndpi_done)
@@ -138,7 +148,7 @@ enum cls_verdict cls_packet(struct cls *c, const struct flow *f, enum dir d,
 
 void cls_release(struct cls *c, const struct flow *f, char *name, size_t name_len)
 {
-    struct cslot *s = &c->slots[f->slot];
+    struct cslot *s = slot_of(c, f);
     if (s->nf) {
         uint8_t guessed = 0;
         s->proto = ndpi_detection_giveup(c->ndpi, s->nf, 1, &guessed);
@@ -161,7 +171,7 @@ void cls_free(struct cls *c)
 {
     if (!c)
         return;
-    for (uint32_t i = 0; c->slots && i < c->n_slots; i++)
+    for (uint32_t i = 0; c->slots && i < c->used; i++)
         drop_state(c, &c->slots[i]);
     while (c->spare) {
         struct pool_item *it = c->spare;

@@ -54,6 +54,8 @@ struct rflow {
 struct reasm {
     struct rflow *flows;
     uint32_t n_slots;
+    uint32_t used;            /* slots from here on were never touched (reasm_free()
+                                 walks only the others: no page faults at the end) */
     uint64_t global_cap;
     const struct stream_sink_ops *ops;
     void *owner;
@@ -446,10 +448,18 @@ static void raise_high(struct half *h, uint32_t start, uint32_t end)
         h->claim_timed = end;
 }
 
+/* Flow f's state, noting that its slot has been touched. */
+static struct rflow *rflow_of(struct reasm *r, const struct flow *f)
+{
+    if (f->slot >= r->used)
+        r->used = f->slot + 1;
+    return &r->flows[f->slot];
+}
+
 void reasm_segment(struct reasm *r, const struct flow *f, enum dir d,
                    const struct dec_pkt *p)
 {
-    struct rflow *rf = &r->flows[f->slot];
+    struct rflow *rf = rflow_of(r, f);
     if (rf->closed)
         return;
     struct ctx c = { r, rf, f, d, &rf->h[d] };
@@ -515,7 +525,7 @@ static void free_half(struct reasm *r, struct half *h)
 void reasm_close(struct reasm *r, const struct flow *f, enum end_reason why,
                  uint64_t ts_us)
 {
-    struct rflow *rf = &r->flows[f->slot];
+    struct rflow *rf = rflow_of(r, f);
     if (rf->closed)
         return;
     for (int i = 0; i < 2; i++) {
@@ -540,7 +550,7 @@ void reasm_close(struct reasm *r, const struct flow *f, enum end_reason why,
 
 bool reasm_detach(struct reasm *r, const struct flow *f, uint64_t ts_us)
 {
-    struct rflow *rf = &r->flows[f->slot];
+    struct rflow *rf = rflow_of(r, f);
     if (rf->detached || rf->closed)
         return false;
     rf->detached = true;
@@ -555,7 +565,7 @@ bool reasm_detach(struct reasm *r, const struct flow *f, uint64_t ts_us)
 void reasm_release(struct reasm *r, const struct flow *f, enum end_reason why,
                    uint64_t ts_us, struct reasm_counters *out)
 {
-    struct rflow *rf = &r->flows[f->slot];
+    struct rflow *rf = rflow_of(r, f);
     reasm_close(r, f, why, ts_us);
     if (out)
         *out = rf->c;
@@ -566,7 +576,7 @@ void reasm_free(struct reasm *r)
 {
     if (!r)
         return;
-    for (uint32_t i = 0; i < r->n_slots; i++)
+    for (uint32_t i = 0; i < r->used; i++)
         for (int d = 0; d < 2; d++)
             if (r->flows[i].h[d].ooo)
                 free_half(r, &r->flows[i].h[d]);
