@@ -37,8 +37,8 @@ void html_endpoint(FILE *out, const struct xrow *x, enum xcol ip, enum xcol port
 
 /* The ladder section of the current exchange (id "xID"): a heading, a line of context,
  * the SVG ladder (client | capture point | server, every event at its time), the rules
- * it broke (dbr_violations()) and the stored header blocks (read with xrow_blocks()). vclass is the verdict's CSS class
- * name. 0, or -1 with x->err set (a database error). */
+ * it broke (dbr_violations()) and the stored header blocks (read with xrow_blocks()).
+ * vclass is the verdict's CSS class name. 0, or -1 with x->err set (a database error). */
 int html_ladder(FILE *out, struct xrow *x, const char *vclass);
 
 /* ---- charts (html_chart.c) ---- */
