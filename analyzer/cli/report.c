@@ -264,7 +264,7 @@ static int sensors(struct dbr *r, int64_t run, bool json, FILE *out)
         size_t len = 0;
         const char *s = dbr_text(rows, 0, &len);
         if (!s)
-            s = "", len = 0;
+            continue; /* the query leaves NULL out */
         if (json) {
             fputs(n ? ", " : ",\n  \"sensors\": [", out);
             esc_json(out, s, len);

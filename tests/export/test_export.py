@@ -249,11 +249,10 @@ def area_rules(binary, srcdir, tmp):
     for e in har:
         C.eq(e["_violations"], own.get(e["_id"], []), f"HAR entry {e['_id']}: _violations")
     page = export(binary, db, "html", [], tmp).decode()
-    ladders = re.findall(r'<section class="ladder" id="x(\d+)".*?</section>', page, re.S)
-    bodies = re.findall(r'<section class="ladder" id="x\d+".*?</section>', page, re.S)
+    ladders = re.findall(r'(<section class="ladder" id="x(\d+)".*?</section>)', page, re.S)
     C.check(len(ladders) >= 10, f"the report has ladders ({len(ladders)})")
     listed = 0
-    for xid, body in zip(ladders, bodies):
+    for body, xid in ladders:
         items = re.findall(r"<li><b>([^<]*)</b>(.*?)</li>", body)
         want = shown.get(int(xid), [])
         C.eq([r for r, _ in items], [r for r, _ in want], f"HTML ladder {xid}: rules")
